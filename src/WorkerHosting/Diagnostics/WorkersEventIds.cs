@@ -1,0 +1,39 @@
+namespace WorkerHosting.Diagnostics;
+
+/// <summary>
+/// Every event id WorkerHosting logs with, in one place. Never reuse a retired id: leave a <c>// Reserved</c> line.
+/// </summary>
+internal static class WorkersEventIds
+{
+    // 1-99: coordinator
+    public const int WorkersStarting = 1;
+    public const int WorkersStarted = 2;
+    public const int NoWorkerStarted = 3;
+    public const int WorkersDraining = 4;
+    public const int WorkersStopped = 5;
+    public const int StandaloneMode = 6;
+    public const int StoppedAccepting = 7;
+    public const int WorkerExitedUnexpectedly = 8;
+    public const int NoWorkersLeft = 9;
+
+    // 100-199: workers
+    public const int WorkerBooting = 100;
+    public const int WorkerReady = 101;
+    public const int WorkerFailedToStart = 102;
+    public const int WorkerStopping = 103;
+    public const int WorkerStopped = 104;
+    public const int WorkerDrainTimedOut = 105;
+    public const int WorkerDidNotExit = 106;
+    public const int WorkerUnloaded = 107;
+    public const int WorkerUnloadLeaked = 108;
+    public const int WorkerHandoffsUnsettled = 109;
+
+    // 200-299: listeners
+    public const int EndpointBound = 200;
+    public const int AcceptFailed = 201;
+    public const int ConnectionsRejected = 202;
+
+    // 300-399: lifecycle (restart, reload, scale, recycle)
+
+    // 400-499: configuration
+}

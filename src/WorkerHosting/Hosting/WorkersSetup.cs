@@ -1,0 +1,176 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WorkerHosting.Configuration;
+using WorkerHosting.Coordinator;
+using WorkerHosting.Listeners;
+using WorkerHosting.Workers;
+
+namespace WorkerHosting.Hosting;
+
+/// <summary>
+/// What UseWorkers registers, in each of its modes: in the coordinator (the process's own host), and inside a
+/// worker (the same app code run again in a worker's load context).
+/// </summary>
+internal static class WorkersSetup
+{
+    private static readonly object _stateKey = typeof(WorkersSetupState);
+
+    /// <summary>Applies UseWorkers to a builder whose services can be registered now.</summary>
+    public static void Apply(IDictionary<object, object> properties, IServiceCollection services, Action<WorkersOptions>? configure, Assembly callingAssembly)
+    {
+        if (GetOrAddState(properties, callingAssembly, configure, out var state))
+        {
+            AddServices(services, state);
+        }
+    }
+
+    /// <summary>Applies UseWorkers to a builder whose services are registered when it builds.</summary>
+    public static void Apply(IHostBuilder builder, Action<WorkersOptions>? configure, Assembly callingAssembly)
+    {
+        if (GetOrAddState(builder.Properties, callingAssembly, configure, out var state))
+        {
+            builder.ConfigureServices((_, services) => AddServices(services, state));
+        }
+    }
+
+    /// <summary>Raised from every host's Build(): adds the replacements that must come after the app's services.</summary>
+    public static void OnHostBuilding(IHostBuilder hostBuilder)
+    {
+        if (WorkerRuntime.Current is { } runtime)
+        {
+            // The first host built inside a worker is the one the worker runs.
+            if (runtime.TryClaimHost())
+            {
+                hostBuilder.ConfigureServices((_, services) => OverrideWorkerServices(services, runtime));
+            }
+
+            return;
+        }
+
+        if (hostBuilder.Properties.ContainsKey(_stateKey))
+        {
+            hostBuilder.ConfigureServices((_, services) => OverrideCoordinatorServices(services));
+        }
+    }
+
+    private static bool GetOrAddState(IDictionary<object, object> properties, Assembly callingAssembly, Action<WorkersOptions>? configure, out WorkersSetupState state)
+    {
+        HostBuildingObserver.EnsureSubscribed();
+
+        var added = false;
+        if (!properties.TryGetValue(_stateKey, out var existing))
+        {
+            existing = new WorkersSetupState(WorkerApplication.Choose(callingAssembly));
+            properties[_stateKey] = existing;
+            added = true;
+        }
+
+        state = (WorkersSetupState)existing;
+        if (configure is not null)
+        {
+            state.Configure.Add(configure);
+        }
+
+        return added;
+    }
+
+    private static void AddServices(IServiceCollection services, WorkersSetupState state)
+    {
+        // Code gives defaults; the Workers section overrides them (bound after the code's values are applied).
+        services.AddOptions<WorkersOptions>()
+            .Configure(options => state.Configure.ForEach(configure => configure(options)))
+            .BindConfiguration(WorkersOptions.SectionName)
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkersOptions>, WorkersOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+
+        if (WorkerRuntime.Current is not null)
+        {
+            // Inside a worker: the worker's own services are added when its host builds.
+            return;
+        }
+
+        services.AddOptions<HostOptions>().Configure<IOptions<WorkersOptions>>((host, workers) =>
+        {
+            var needed = workers.Value.GracefulTimeout + WorkersDefaults.ShutdownMargin;
+            if (host.ShutdownTimeout < needed)
+            {
+                host.ShutdownTimeout = needed;
+            }
+        });
+
+        services.TryAddSingleton(new WorkerApplicationSource(state.Application));
+        services.TryAddSingleton(sp => new WorkerApplication(sp.GetRequiredService<WorkerApplicationSource>().Assembly));
+        services.TryAddSingleton<SharedEndpoints>();
+        services.TryAddSingleton<CoordinatorMode>();
+        services.TryAddSingleton(sp => sp.GetRequiredService<CoordinatorMode>().Context);
+        services.AddHostedService<WorkerCoordinator>();
+    }
+
+    private static void OverrideCoordinatorServices(IServiceCollection services)
+    {
+        services.RemoveAll<IConnectionListenerFactory>();
+        services.RemoveAll<IMultiplexedConnectionListenerFactory>();
+        services.AddSingleton<IConnectionListenerFactory, CoordinatorConnectionListenerFactory>();
+
+        // The app's hosted services run in the workers; the coordinator keeps only the web host (which binds
+        // the shared endpoints) and its own coordinator.
+        var webHostAssembly = typeof(WebHostBuilderExtensions).Assembly;
+        for (var i = 0; i < services.Count; i++)
+        {
+            var descriptor = services[i];
+            if (descriptor.ServiceType != typeof(IHostedService) || descriptor.IsKeyedService ||
+                descriptor.ImplementationType == typeof(WorkerCoordinator) ||
+                descriptor.ImplementationType?.Assembly == webHostAssembly)
+            {
+                continue;
+            }
+
+            services[i] = ServiceDescriptor.Singleton<IHostedService>(sp =>
+                new CoordinatorGatedHostedService(sp, descriptor, sp.GetRequiredService<CoordinatorMode>()));
+        }
+    }
+
+    private static void OverrideWorkerServices(IServiceCollection services, WorkerRuntime runtime)
+    {
+        services.RemoveAll<IHostLifetime>();
+        services.AddSingleton<IHostLifetime, WorkerHostLifetime>();
+
+        services.RemoveAll<IConnectionListenerFactory>();
+        services.RemoveAll<IMultiplexedConnectionListenerFactory>();
+        services.AddSingleton<IConnectionListenerFactory>(new WorkerConnectionListenerFactory(runtime));
+
+        services.RemoveAll<IWorkerContext>();
+        services.AddSingleton(runtime.Context);
+
+        // Outermost in the app's pipeline (startup filters registered first wrap the others).
+        services.Insert(0, ServiceDescriptor.Singleton<IStartupFilter>(new RequestTrackingStartupFilter(runtime)));
+
+        // Last of the hosted services: started last (ready means everything started), stopped first.
+        services.AddSingleton<IHostedService>(sp => new WorkerAgent(runtime, sp.GetRequiredService<IHostApplicationLifetime>()));
+
+        // The worker's host drains for the graceful timeout, then its server aborts what is left.
+        services.Configure<HostOptions>(options => options.ShutdownTimeout = runtime.GracefulTimeout);
+
+        // The coordinator reports the addresses once; N workers repeating "Now listening on" is noise.
+        services.Configure<LoggerFilterOptions>(options => options.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning));
+    }
+
+    private sealed class WorkersSetupState(Assembly application)
+    {
+        public Assembly Application { get; } = application;
+
+        public List<Action<WorkersOptions>> Configure { get; } = [];
+    }
+
+    private sealed class WorkerApplicationSource(Assembly assembly)
+    {
+        public Assembly Assembly { get; } = assembly;
+    }
+}

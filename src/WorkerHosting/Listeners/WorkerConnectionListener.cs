@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Connections;
+using WorkerHosting.Workers;
+
+namespace WorkerHosting.Listeners;
+
+/// <summary>
+/// A worker's view of one shared endpoint: a queue of connections the coordinator handed to this worker.
+/// </summary>
+internal sealed class WorkerConnectionListener : IConnectionListener
+{
+    private readonly Channel<Socket> _queue = Channel.CreateUnbounded<Socket>(new UnboundedChannelOptions
+    {
+        SingleReader = false,
+        SingleWriter = false,
+    });
+
+    private readonly WorkerRuntime _runtime;
+
+    public WorkerConnectionListener(SharedListener shared, WorkerRuntime runtime)
+    {
+        Shared = shared;
+        _runtime = runtime;
+    }
+
+    public SharedListener Shared { get; }
+
+    public EndPoint EndPoint => Shared.LocalEndPoint;
+
+    public int QueuedCount => _queue.Reader.Count;
+
+    public bool TryHandOff(Socket socket) => _queue.Writer.TryWrite(socket);
+
+    public bool TryTakeQueued([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Socket? socket) => _queue.Reader.TryRead(out socket);
+
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (_queue.Reader.TryRead(out var socket))
+            {
+                return CreateConnection(socket);
+            }
+
+            if (!await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+        }
+    }
+
+    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        _runtime.RemoveListener(this);
+        Shared.Deactivate(this);
+        _queue.Writer.TryComplete();
+
+        // Anything that raced in before the queue closed goes to another worker.
+        while (_queue.Reader.TryRead(out var socket))
+        {
+            Shared.Dispatch(socket);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => UnbindAsync();
+
+    private ConnectionContext CreateConnection(Socket socket)
+    {
+        if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+        {
+            // Kestrel's default (SocketTransportOptions.NoDelay).
+            socket.NoDelay = true;
+        }
+
+        var connection = _runtime.ConnectionFactory.Create(socket);
+        var tracker = _runtime.OnConnectionHandedOff();
+        connection.Items[ConnectionTracker.ItemKey] = tracker;
+        connection.ConnectionClosed.UnsafeRegister(static state => ((ConnectionTracker)state!).OnClosed(), tracker);
+        return connection;
+    }
+}

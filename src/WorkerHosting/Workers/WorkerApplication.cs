@@ -1,0 +1,37 @@
+using System.Reflection;
+
+namespace WorkerHosting.Workers;
+
+/// <summary>
+/// The app whose entry point every worker runs: the assembly that called <c>UseWorkers</c> when it has an entry
+/// point, otherwise the process's entry assembly.
+/// </summary>
+internal sealed class WorkerApplication
+{
+    public WorkerApplication(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+
+        if (assembly.EntryPoint is null)
+        {
+            throw new InvalidOperationException(
+                $"WorkerHosting runs the app's entry point in every worker, but '{assembly.GetName().Name}' has none. Call UseWorkers from the app's Program.");
+        }
+
+        if (string.IsNullOrEmpty(assembly.Location))
+        {
+            throw new NotSupportedException(
+                $"WorkerHosting loads '{assembly.GetName().Name}' from disk into every worker, but it has no file (a single-file or in-memory app). Publish the app as ordinary files.");
+        }
+
+        AssemblyName = assembly.GetName();
+        AssemblyPath = assembly.Location;
+    }
+
+    public AssemblyName AssemblyName { get; }
+
+    public string AssemblyPath { get; }
+
+    public static Assembly Choose(Assembly callingAssembly)
+        => callingAssembly.EntryPoint is not null ? callingAssembly : Assembly.GetEntryAssembly() ?? callingAssembly;
+}

@@ -1,0 +1,190 @@
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using WorkerHosting.Diagnostics;
+
+namespace WorkerHosting.Workers;
+
+/// <summary>
+/// The coordinator's handle on one worker: its load context, the thread that runs the app's entry point in it,
+/// and how it is stopped and unloaded.
+/// </summary>
+internal sealed partial class WorkerInstance
+{
+    /// <summary>
+    /// How long a stop waits for connections just handed to the worker to begin their first request.
+    /// </summary>
+    internal static readonly TimeSpan HandoffSettleTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly WorkerApplication _application;
+    private readonly SharedAssemblies _sharedAssemblies;
+    private readonly ILogger _lifetimeLogger;
+    private readonly TimeProvider _timeProvider;
+    private WorkerLoadContext? _loadContext;
+    private WeakReference? _loadContextReference;
+    private long _startedAt;
+
+    public WorkerInstance(WorkerRuntime runtime, WorkerApplication application, SharedAssemblies sharedAssemblies, ILogger lifetimeLogger, TimeProvider timeProvider)
+    {
+        Runtime = runtime;
+        _application = application;
+        _sharedAssemblies = sharedAssemblies;
+        _lifetimeLogger = lifetimeLogger;
+        _timeProvider = timeProvider;
+    }
+
+    public WorkerRuntime Runtime { get; }
+
+    public int Slot => Runtime.Slot;
+
+    public int Generation => Runtime.Generation;
+
+    /// <summary>Time from creating the load context to the worker's host having started.</summary>
+    public TimeSpan StartDuration { get; private set; }
+
+    public void Start()
+    {
+        _startedAt = _timeProvider.GetTimestamp();
+        Log.WorkerBooting(_lifetimeLogger, Slot, Generation);
+
+        _loadContext = new WorkerLoadContext($"WorkerHosting worker {Slot} generation {Generation}", _application.AssemblyPath, _sharedAssemblies);
+        _loadContextReference = new WeakReference(_loadContext, trackResurrection: false);
+
+        var thread = new Thread(static state => ((WorkerInstance)state!).Run())
+        {
+            IsBackground = true,
+            Name = $"WorkerHosting worker {Slot}",
+        };
+
+        // UnsafeStart: the worker's flow starts clean, with nothing of the coordinator's execution context.
+        thread.UnsafeStart(this);
+    }
+
+    /// <summary>Waits until the worker is ready; returns the exception it failed with, if it did.</summary>
+    public async Task<Exception?> WaitUntilReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Runtime.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
+            StartDuration = _timeProvider.GetElapsedTime(_startedAt);
+            return null;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+    }
+
+    /// <summary>
+    /// Stops the worker: optionally sends new connections elsewhere first, lets handed-off connections begin their
+    /// request, then stops its host, which drains within the graceful timeout. Returns false if the worker had not
+    /// exited when <paramref name="cancellationToken"/> fired.
+    /// </summary>
+    public async Task<bool> StopAsync(bool redirectConnections, CancellationToken cancellationToken)
+    {
+        var started = _timeProvider.GetTimestamp();
+        if (redirectConnections)
+        {
+            Runtime.DeactivateListeners();
+        }
+
+        if (!await Runtime.WaitForHandoffsAsync(HandoffSettleTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            Log.HandoffsUnsettled(_lifetimeLogger, Slot, Generation, Runtime.AwaitingFirstRequest);
+        }
+
+        Log.WorkerStopping(_lifetimeLogger, Slot, Generation, Runtime.ActiveRequests, Runtime.OpenConnections);
+        Runtime.RequestStop();
+
+        try
+        {
+            await Runtime.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.WorkerDidNotExit(_lifetimeLogger, Slot, Generation);
+            return false;
+        }
+
+        Log.WorkerStopped(_lifetimeLogger, Slot, Generation, _timeProvider.GetElapsedTime(started).TotalMilliseconds, Runtime.RequestsServed);
+        return true;
+    }
+
+    /// <summary>
+    /// Drops the coordinator's references into the worker and starts unloading its load context. Returns a weak
+    /// reference to the context to verify it is collected.
+    /// </summary>
+    public WeakReference? Unload()
+    {
+        Runtime.Detach();
+        var loadContext = Interlocked.Exchange(ref _loadContext, null);
+        loadContext?.Unload();
+        return _loadContextReference;
+    }
+
+    private void Run()
+    {
+        Exception? failure = null;
+        try
+        {
+            RunEntryPoint();
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            failure = e.InnerException;
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        Runtime.OnExited(failure);
+    }
+
+    private void RunEntryPoint()
+    {
+        var loadContext = _loadContext ?? throw new InvalidOperationException("The worker has no load context.");
+        using var scope = loadContext.EnterContextualReflection();
+        Runtime.EnterOnCurrentThread();
+
+        var assembly = loadContext.LoadFromAssemblyName(_application.AssemblyName);
+        var entryPoint = assembly.EntryPoint
+            ?? throw new InvalidOperationException($"'{_application.AssemblyName.Name}' has no entry point.");
+
+        object?[]? parameters = entryPoint.GetParameters().Length == 0 ? null : [Runtime.Args];
+        var result = entryPoint.Invoke(null, parameters);
+        if (result is Task task)
+        {
+            task.GetAwaiter().GetResult();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(WorkersEventIds.WorkerBooting, LogLevel.Information,
+            "Worker {WorkerSlot} (generation {Generation}) is booting.", EventName = "WorkerBooting")]
+        public static partial void WorkerBooting(ILogger logger, int workerSlot, int generation);
+
+        [LoggerMessage(WorkersEventIds.WorkerStopping, LogLevel.Information,
+            "Worker {WorkerSlot} (generation {Generation}) is draining {Requests} in-flight requests on {Connections} open connections.",
+            EventName = "WorkerStopping")]
+        public static partial void WorkerStopping(ILogger logger, int workerSlot, int generation, int requests, int connections);
+
+        [LoggerMessage(WorkersEventIds.WorkerStopped, LogLevel.Information,
+            "Worker {WorkerSlot} (generation {Generation}) stopped in {ElapsedMilliseconds:F0} ms after serving {RequestsServed} requests.",
+            EventName = "WorkerStopped")]
+        public static partial void WorkerStopped(ILogger logger, int workerSlot, int generation, double elapsedMilliseconds, long requestsServed);
+
+        [LoggerMessage(WorkersEventIds.WorkerDidNotExit, LogLevel.Error,
+            "Worker {WorkerSlot} (generation {Generation}) did not exit in time; leaving it behind.", EventName = "WorkerDidNotExit")]
+        public static partial void WorkerDidNotExit(ILogger logger, int workerSlot, int generation);
+
+        [LoggerMessage(WorkersEventIds.WorkerHandoffsUnsettled, LogLevel.Debug,
+            "Worker {WorkerSlot} (generation {Generation}) still has {Connections} handed-off connections with no request; stopping anyway.",
+            EventName = "WorkerHandoffsUnsettled")]
+        public static partial void HandoffsUnsettled(ILogger logger, int workerSlot, int generation, int connections);
+    }
+}

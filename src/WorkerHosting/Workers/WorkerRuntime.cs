@@ -1,0 +1,248 @@
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
+using WorkerHosting.Listeners;
+
+namespace WorkerHosting.Workers;
+
+/// <summary>
+/// The bridge between the coordinator and one worker. It lives in the default load context and is the ambient
+/// state that tells code running inside a worker that it is one. It holds no reference into the worker's load
+/// context once the worker has exited (<see cref="Detach"/>).
+/// </summary>
+internal sealed partial class WorkerRuntime
+{
+    private static readonly AsyncLocal<WorkerRuntime?> _current = new();
+
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Exception?> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _listenersLock = new();
+    private readonly List<WorkerConnectionListener> _listeners = [];
+    private readonly TimeProvider _timeProvider;
+
+    private Action? _stopApplication;
+    private int _hostClaimed;
+    private int _stopRequested;
+    private bool _listenersActive;
+    private long _requestsServed;
+    private int _activeRequests;
+    private int _openConnections;
+    private int _awaitingFirstRequest;
+
+    public WorkerRuntime(
+        int slot,
+        int generation,
+        string[] args,
+        TimeSpan gracefulTimeout,
+        SharedEndpoints endpoints,
+        SocketConnectionContextFactory connectionFactory,
+        ILogger logger,
+        TimeProvider timeProvider)
+    {
+        Slot = slot;
+        Generation = generation;
+        Args = args;
+        GracefulTimeout = gracefulTimeout;
+        Endpoints = endpoints;
+        ConnectionFactory = connectionFactory;
+        Logger = logger;
+        _timeProvider = timeProvider;
+        Context = new WorkerContext(slot, generation, WorkerRole.Worker);
+    }
+
+    /// <summary>
+    /// Gets the worker whose code is running on the current flow, or <see langword="null"/> outside workers.
+    /// </summary>
+    public static WorkerRuntime? Current => _current.Value;
+
+    public int Slot { get; }
+
+    public int Generation { get; }
+
+    public string[] Args { get; }
+
+    public TimeSpan GracefulTimeout { get; }
+
+    public SharedEndpoints Endpoints { get; }
+
+    public SocketConnectionContextFactory ConnectionFactory { get; }
+
+    public ILogger Logger { get; }
+
+    public IWorkerContext Context { get; }
+
+    /// <summary>Completes when the worker's host has started; faults if the worker ends first.</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Completes when the worker's entry point has returned, with the exception it ended with, if any.</summary>
+    public Task<Exception?> Exited => _exited.Task;
+
+    public long RequestsServed => Interlocked.Read(ref _requestsServed);
+
+    public int ActiveRequests => Volatile.Read(ref _activeRequests);
+
+    public int OpenConnections => Volatile.Read(ref _openConnections);
+
+    public int AwaitingFirstRequest => Volatile.Read(ref _awaitingFirstRequest);
+
+    /// <summary>Makes this the ambient worker of the current flow (the worker's own thread).</summary>
+    public void EnterOnCurrentThread() => _current.Value = this;
+
+    /// <summary>Claims the first host built inside the worker: that is the host the worker runs.</summary>
+    public bool TryClaimHost() => Interlocked.Exchange(ref _hostClaimed, 1) == 0;
+
+    public void OnHostStarted(Action stopApplication)
+    {
+        Volatile.Write(ref _stopApplication, stopApplication);
+        _ready.TrySetResult();
+
+        // A stop asked for while the host was still starting takes effect now.
+        if (Volatile.Read(ref _stopRequested) == 1)
+        {
+            stopApplication();
+        }
+    }
+
+    public void OnExited(Exception? exception)
+    {
+        _ready.TrySetException(exception ?? new InvalidOperationException(
+            $"The entry point of worker {Slot} returned before its host started. Call app.Run() (or host.Run()) in Main."));
+        _exited.TrySetResult(exception);
+    }
+
+    /// <summary>Asks the worker's host to stop; it drains within its shutdown timeout (the graceful timeout).</summary>
+    public void RequestStop()
+    {
+        Volatile.Write(ref _stopRequested, 1);
+        Volatile.Read(ref _stopApplication)?.Invoke();
+    }
+
+    /// <summary>Called when the graceful timeout of a stop has run out: the server aborts what is left.</summary>
+    public void OnDrainDeadline()
+    {
+        var requests = ActiveRequests;
+        var connections = OpenConnections;
+        if (requests > 0 || connections > 0)
+        {
+            Log.DrainTimedOut(Logger, Slot, Generation, GracefulTimeout, requests, connections);
+        }
+    }
+
+    /// <summary>Drops every reference into the worker's load context so it can be unloaded.</summary>
+    public void Detach()
+    {
+        Volatile.Write(ref _stopApplication, null);
+        lock (_listenersLock)
+        {
+            _listeners.Clear();
+        }
+    }
+
+    public void AddListener(WorkerConnectionListener listener)
+    {
+        lock (_listenersLock)
+        {
+            _listeners.Add(listener);
+            if (_listenersActive)
+            {
+                listener.Shared.Activate(listener);
+            }
+        }
+    }
+
+    public void RemoveListener(WorkerConnectionListener listener)
+    {
+        lock (_listenersLock)
+        {
+            _listeners.Remove(listener);
+        }
+    }
+
+    /// <summary>Lets the coordinator hand connections to this worker, on every endpoint it listens on.</summary>
+    public void ActivateListeners()
+    {
+        lock (_listenersLock)
+        {
+            _listenersActive = true;
+            foreach (var listener in _listeners)
+            {
+                listener.Shared.Activate(listener);
+            }
+        }
+    }
+
+    /// <summary>Stops handing connections to this worker; connections queued for it go to other workers.</summary>
+    public void DeactivateListeners()
+    {
+        WorkerConnectionListener[] listeners;
+        lock (_listenersLock)
+        {
+            _listenersActive = false;
+            listeners = [.. _listeners];
+        }
+
+        foreach (var listener in listeners)
+        {
+            listener.Shared.Deactivate(listener);
+        }
+    }
+
+    /// <summary>
+    /// Waits until every connection handed to this worker has been accepted by its server and has begun its first
+    /// request (or closed), so that stopping the server does not close a connection whose request is in flight.
+    /// </summary>
+    public async Task<bool> WaitForHandoffsAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var started = _timeProvider.GetTimestamp();
+        while (!HandoffsSettled())
+        {
+            if (_timeProvider.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(2), _timeProvider, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    private bool HandoffsSettled()
+    {
+        if (AwaitingFirstRequest > 0)
+        {
+            return false;
+        }
+
+        lock (_listenersLock)
+        {
+            foreach (var listener in _listeners)
+            {
+                if (listener.QueuedCount > 0)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    public ConnectionTracker OnConnectionHandedOff()
+    {
+        Interlocked.Increment(ref _openConnections);
+        Interlocked.Increment(ref _awaitingFirstRequest);
+        return new ConnectionTracker(this);
+    }
+
+    public void OnFirstRequestSeen() => Interlocked.Decrement(ref _awaitingFirstRequest);
+
+    public void OnConnectionClosed() => Interlocked.Decrement(ref _openConnections);
+
+    public void OnRequestStarted() => Interlocked.Increment(ref _activeRequests);
+
+    public void OnRequestEnded()
+    {
+        Interlocked.Decrement(ref _activeRequests);
+        Interlocked.Increment(ref _requestsServed);
+    }
+}
