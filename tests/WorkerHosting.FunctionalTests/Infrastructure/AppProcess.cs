@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace WorkerHosting.FunctionalTests.Infrastructure;
+
+/// <summary>
+/// A test app run as its own process, as a user runs it (<c>dotnet App.dll</c>), with its output collected line by
+/// line so a test can wait for a line instead of sleeping.
+/// </summary>
+internal sealed partial class AppProcess : IAsyncDisposable
+{
+    public const int SigInt = 2;
+    public const int SigTerm = 15;
+
+    private readonly Process _process;
+    private readonly Lock _lock = new();
+    private readonly List<string> _lines = [];
+    private readonly List<(Regex Pattern, TaskCompletionSource<Match> Found)> _waiters = [];
+
+    private AppProcess(Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return string.Join('\n', _lines);
+            }
+        }
+    }
+
+    public static AppProcess Start(string app, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var startInfo = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = TestApps.ContentRoot(app),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        startInfo.ArgumentList.Add(TestApps.AssemblyPath(app));
+        foreach (var arg in args ?? [])
+        {
+            startInfo.ArgumentList.Add(arg);
+        }
+
+        // One line per log message, so tests can wait for a message; the environment decides nothing else.
+        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        startInfo.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        startInfo.Environment["Logging__Console__FormatterName"] = "simple";
+        startInfo.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
+        startInfo.Environment.Remove("ASPNETCORE_URLS");
+        startInfo.Environment.Remove("ASPNETCORE_HTTP_PORTS");
+        startInfo.Environment.Remove("ASPNETCORE_HTTPS_PORTS");
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                startInfo.Environment.Remove(key);
+            }
+            else
+            {
+                startInfo.Environment[key] = value;
+            }
+        }
+
+        var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
+        var appProcess = new AppProcess(process);
+        process.OutputDataReceived += (_, e) => appProcess.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => appProcess.OnLine(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return appProcess;
+    }
+
+    /// <summary>Starts the app on 127.0.0.1 port 0 and waits until it serves, returning its address.</summary>
+    public static async Task<(AppProcess App, Uri Address)> StartListeningAsync(string app, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var process = Start(app, ["--urls", "http://127.0.0.1:0", .. args ?? []], environment);
+        try
+        {
+            var address = await process.WaitForAddressAsync();
+            await process.WaitForOutputAsync(@"\d+ of \d+ workers are ready");
+            return (process, address);
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits for the first address the coordinator's Kestrel reports.</summary>
+    public async Task<Uri> WaitForAddressAsync()
+    {
+        var match = await WaitForOutputAsync(@"Now listening on: (?<address>\S+)");
+        return new Uri(match.Groups["address"].Value.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+    }
+
+    public Task<Match> WaitForOutputAsync([StringSyntax(StringSyntaxAttribute.Regex)] string pattern)
+    {
+        var regex = new Regex(pattern);
+        lock (_lock)
+        {
+            foreach (var line in _lines)
+            {
+                if (regex.Match(line) is { Success: true } match)
+                {
+                    return Task.FromResult(match);
+                }
+            }
+
+            var found = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((regex, found));
+            return WithContext(found.Task);
+        }
+    }
+
+    public int CountLines([StringSyntax(StringSyntaxAttribute.Regex)] string pattern)
+    {
+        var regex = new Regex(pattern);
+        lock (_lock)
+        {
+            return _lines.Count(regex.IsMatch);
+        }
+    }
+
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed with errno {Marshal.GetLastPInvokeError()}.");
+        }
+    }
+
+    public async Task<int> WaitForExitAsync()
+    {
+        try
+        {
+            await _process.WaitForExitAsync().DefaultTimeout();
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"The app did not exit. Its output:\n{Output}", e);
+        }
+
+        // Let the asynchronous readers deliver the last lines.
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private async Task<Match> WithContext(Task<Match> found)
+    {
+        try
+        {
+            return await found.DefaultTimeout();
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message} The app's output:\n{Output}", e);
+        }
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _lines.Add(line);
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Pattern.Match(line) is { Success: true } match)
+                {
+                    _waiters[i].Found.TrySetResult(match);
+                    _waiters.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
