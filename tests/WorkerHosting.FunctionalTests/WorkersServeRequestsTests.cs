@@ -55,13 +55,19 @@ public sealed class WorkersServeRequestsTests
     [Fact]
     public async Task MainRunsOnceInTheCoordinatorAndOnceInEveryWorker_HostedServicesOnlyInWorkers()
     {
-        var (app, _) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=3"]);
-        await using var __ = app;
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=3"]);
+        await using var _ = app;
 
         Assert.Equal(1, app.CountLines("Main ran as Coordinator -1"));
         Assert.Equal(3, app.CountLines("Main ran as Worker [0-2]"));
         Assert.Equal(3, app.CountLines("Hosted service started as Worker [0-2]"));
         Assert.Equal(0, app.CountLines("Hosted service started as Coordinator"));
+
+        using var client = Http.NewConnectionPerRequest(address);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("started", await client.GetStringAsync("/hosted"));
+        }
     }
 
     [Fact]

@@ -21,6 +21,9 @@ app.MapGet("/", (IWorkerContext worker) => new WorkerInfo(worker.Id, worker.Gene
 // Each worker has its own statics: this counter counts the requests of one worker only.
 app.MapGet("/counter", (IWorkerContext worker) => new CounterValue(worker.Id, Counter.Next()));
 
+// Whether this host's hosted service started (in a worker, or standalone under a test server).
+app.MapGet("/hosted", () => StartupProbe.Started ? "started" : "not started");
+
 app.MapGet("/json", () => new Forecast(new DateOnly(2026, 11, 24), 21, "Mild"));
 
 // Sends the headers at once (the client knows the request is in flight), then finishes the body after `ms`.
@@ -59,8 +62,11 @@ internal static class Counter
 
 internal sealed class StartupProbe(IWorkerContext worker, IConfiguration configuration, ILogger<StartupProbe> logger) : IHostedService
 {
+    public static bool Started { get; private set; }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        Started = true;
         logger.LogInformation("Hosted service started as {Role} {WorkerId}.", worker.Role, worker.Id);
         if (configuration["TestApp:ThrowOnStart"] == "true")
         {
