@@ -92,6 +92,33 @@ public sealed class EndpointConfigurationTests
         }
     }
 
+    [Fact]
+    public async Task Http2StreamsShareOneConnectionToAWorker()
+    {
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Kestrel:EndpointDefaults:Protocols=Http2"]);
+        await using var _ = app;
+        using var client = new HttpClient
+        {
+            BaseAddress = address,
+            DefaultRequestVersion = System.Net.HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+        // Twenty concurrent streams on one cleartext HTTP/2 connection (prior knowledge), then twenty more.
+        for (var round = 0; round < 2; round++)
+        {
+            var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => client.GetAsync("/json"))).DefaultTimeout();
+            foreach (var response in responses)
+            {
+                using (response)
+                {
+                    Assert.Equal(System.Net.HttpVersion.Version20, response.Version);
+                    Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+                }
+            }
+        }
+    }
+
     private static async Task AssertServedByEveryWorkerAsync(AppProcess app, Uri address)
     {
         await app.WaitForOutputAsync(@"\d+ of \d+ workers are ready");
