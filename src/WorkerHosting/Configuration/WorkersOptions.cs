@@ -26,7 +26,7 @@ public sealed class WorkersOptions
     /// <summary>
     /// Gets or sets how long a stop waits for in-flight requests to finish before it aborts them.
     /// </summary>
-    /// <value>Defaults to 30 seconds. Must be positive.</value>
+    /// <value>Defaults to 30 seconds. Must be positive and at most one day.</value>
     /// <remarks>
     /// The host's <see cref="Microsoft.Extensions.Hosting.HostOptions.ShutdownTimeout"/> is raised to this value plus
     /// 5 seconds, so the host never cuts the drain short.

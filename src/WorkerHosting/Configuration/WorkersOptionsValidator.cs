@@ -11,6 +11,11 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
 {
     internal const int MaxCount = 1024;
 
+    /// <summary>
+    /// Keeps GracefulTimeout plus the shutdown margin within what a host's shutdown timer takes (about 49 days).
+    /// </summary>
+    internal static readonly TimeSpan MaxGracefulTimeout = TimeSpan.FromDays(1);
+
     public ValidateOptionsResult Validate(string? name, WorkersOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -23,10 +28,10 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
                 $"{WorkersOptions.SectionName}:{nameof(WorkersOptions.Count)} must be between 1 and {MaxCount}; '{options.Count}' was given. Set it to the number of workers to run."));
         }
 
-        if (options.GracefulTimeout <= TimeSpan.Zero)
+        if (options.GracefulTimeout <= TimeSpan.Zero || options.GracefulTimeout > MaxGracefulTimeout)
         {
             builder.AddError(string.Create(CultureInfo.InvariantCulture,
-                $"{WorkersOptions.SectionName}:{nameof(WorkersOptions.GracefulTimeout)} must be positive; '{options.GracefulTimeout}' was given. Set it to a duration such as '00:00:30'."));
+                $"{WorkersOptions.SectionName}:{nameof(WorkersOptions.GracefulTimeout)} must be positive and at most {MaxGracefulTimeout}; '{options.GracefulTimeout}' was given. Set it to a duration such as '00:00:30'."));
         }
 
         return builder.Build();

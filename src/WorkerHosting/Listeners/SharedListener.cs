@@ -25,6 +25,7 @@ internal sealed partial class SharedListener : IDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private bool _started;
     private bool _closed;
+    private bool _disposed;
 
     public SharedListener(EndPoint requestedEndPoint, Socket socket, ILogger logger, TimeProvider timeProvider)
     {
@@ -170,6 +171,16 @@ internal sealed partial class SharedListener : IDisposable
 
     public void Dispose()
     {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
         _stopAccepting.Cancel();
         _socket.Dispose();
 

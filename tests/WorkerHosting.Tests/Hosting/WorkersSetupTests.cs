@@ -1,0 +1,62 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using WorkerHosting.Coordinator;
+using WorkerHosting.Listeners;
+using WorkerHosting.Tests.Fakes;
+
+namespace WorkerHosting.Tests.Hosting;
+
+/// <summary>What a built (never started) coordinator host holds once UseWorkers has run.</summary>
+public class WorkersSetupTests
+{
+    [Fact]
+    public void Build_AppHostedServicesRegisteredBeforeAndAfterUseWorkers_AreGatedInCoordinator()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton<HostedServiceLog>();
+        builder.Services.AddHostedService<RecordingHostedService>();
+        builder.UseWorkers(2);
+        builder.Services.AddHostedService(sp => new PlainHostedService(sp.GetRequiredService<HostedServiceLog>()));
+        using var host = builder.Build();
+
+        var hostedServices = host.Services.GetServices<IHostedService>().ToList();
+
+        Assert.DoesNotContain(hostedServices, s => s is RecordingHostedService or PlainHostedService);
+        Assert.Equal(2, hostedServices.Count(s => s is CoordinatorGatedHostedService));
+        Assert.Single(hostedServices, s => s is WorkerCoordinator);
+        Assert.Empty(host.Services.GetRequiredService<HostedServiceLog>().Events);
+    }
+
+    [Fact]
+    public void Build_WebApplication_KeepsWebHostServiceUngatedAndUsesCoordinatorTransport()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.UseWorkers(2);
+        using var app = builder.Build();
+
+        var hostedServices = app.Services.GetServices<IHostedService>().ToList();
+
+        Assert.Single(hostedServices, s => s.GetType().FullName == "Microsoft.AspNetCore.Hosting.GenericWebHostService");
+        Assert.Single(hostedServices, s => s is WorkerCoordinator);
+        Assert.DoesNotContain(hostedServices, s => s is CoordinatorGatedHostedService);
+        var transport = Assert.Single(app.Services.GetServices<IConnectionListenerFactory>());
+        Assert.IsType<CoordinatorConnectionListenerFactory>(transport);
+        Assert.Empty(app.Services.GetServices<IMultiplexedConnectionListenerFactory>());
+    }
+
+    [Fact]
+    public void Build_HostWithoutUseWorkers_IsLeftAlone()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton<HostedServiceLog>();
+        builder.Services.AddHostedService<RecordingHostedService>();
+        using var host = builder.Build();
+
+        var hostedService = Assert.Single(host.Services.GetServices<IHostedService>());
+
+        Assert.IsType<RecordingHostedService>(hostedService);
+        Assert.Null(host.Services.GetService<IWorkerContext>());
+    }
+}
