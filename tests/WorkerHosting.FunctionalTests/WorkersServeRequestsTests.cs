@@ -102,4 +102,26 @@ public sealed class WorkersServeRequestsTests
 
         Assert.Contains("font-family", await client.GetStringAsync("/site.css"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task GenericHostBuilderAppRunsWorkersAndTheirBackgroundServices()
+    {
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.HostBuilder);
+        await using var _ = app;
+        using var client = Http.NewConnectionPerRequest(address);
+
+        var bodies = new HashSet<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            bodies.Add(await client.GetStringAsync("/"));
+        }
+
+        Assert.Equal(["Worker 0 heartbeat=True", "Worker 1 heartbeat=True"], bodies.Order());
+        Assert.Equal(2, app.CountLines("Heartbeat from Worker [01]"));
+        Assert.Equal(0, app.CountLines("Heartbeat from Coordinator"));
+
+        app.Signal(AppProcess.SigTerm);
+        Assert.Equal(0, await app.WaitForExitAsync());
+        Assert.Equal(1, app.CountLines("Stopped 2 workers in"));
+    }
 }

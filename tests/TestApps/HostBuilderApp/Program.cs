@@ -1,0 +1,26 @@
+using WorkerHosting;
+
+// The older generic-host shape (IHostBuilder with ConfigureWebHostDefaults), with UseWorkers called before the web
+// host is added, and a BackgroundService that must run in every worker and never in the coordinator.
+await Host.CreateDefaultBuilder(args)
+    .UseWorkers(options => options.Count = 2)
+    .ConfigureServices(services => services.AddHostedService<Heartbeat>())
+    .ConfigureWebHostDefaults(web => web.Configure(app => app.Run(async context =>
+    {
+        var worker = context.RequestServices.GetRequiredService<IWorkerContext>();
+        await context.Response.WriteAsync($"{worker.Role} {worker.Id} heartbeat={Heartbeat.Beats > 0}");
+    })))
+    .Build()
+    .RunAsync();
+
+internal sealed class Heartbeat(IWorkerContext worker, ILogger<Heartbeat> logger) : BackgroundService
+{
+    public static int Beats;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        Interlocked.Increment(ref Beats);
+        logger.LogInformation("Heartbeat from {Role} {WorkerId}.", worker.Role, worker.Id);
+        return Task.CompletedTask;
+    }
+}
