@@ -105,8 +105,8 @@ internal static class WorkersSetup
             }
         });
 
-        services.TryAddSingleton(new WorkerApplicationSource(state.Application));
-        services.TryAddSingleton(sp => new WorkerApplication(sp.GetRequiredService<WorkerApplicationSource>().Assembly));
+        // Resolved when the coordinator starts workers, so an app without an entry point fails there, not here.
+        services.TryAddSingleton(_ => new WorkerApplication(state.Application));
         services.TryAddSingleton<SharedEndpoints>();
         services.TryAddSingleton<CoordinatorMode>();
         services.TryAddSingleton(sp => sp.GetRequiredService<CoordinatorMode>().Context);
@@ -167,10 +167,5 @@ internal static class WorkersSetup
         public Assembly Application { get; } = application;
 
         public List<Action<WorkersOptions>> Configure { get; } = [];
-    }
-
-    private sealed class WorkerApplicationSource(Assembly assembly)
-    {
-        public Assembly Assembly { get; } = assembly;
     }
 }
