@@ -10,5 +10,21 @@ internal static class WorkersDefaults
     /// </summary>
     public static readonly TimeSpan ShutdownMargin = TimeSpan.FromSeconds(5);
 
+    public static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(30);
+
     public static int Count => Environment.ProcessorCount;
+
+    /// <summary>First delay before restarting a worker that ended on its own; it doubles per failure (PM2: 100 ms x 1.5).</summary>
+    public static readonly TimeSpan RestartDelay = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest delay between restarts of one slot (PM2 hard-codes 15 s).</summary>
+    public static readonly TimeSpan RestartMaxDelay = TimeSpan.FromSeconds(30);
+
+    /// <summary>A worker that served this long resets its slot's backoff (PM2's EXP_BACKOFF_RESET_TIMER is 30 s).</summary>
+    public static readonly TimeSpan RestartResetAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>More failures than this within <see cref="CrashLoopWindow"/> end the process.</summary>
+    public const int CrashLoopMaxFailures = 5;
+
+    public static readonly TimeSpan CrashLoopWindow = TimeSpan.FromMinutes(1);
 }

@@ -32,4 +32,36 @@ public sealed class WorkersOptions
     /// 5 seconds, so the host never cuts the drain short.
     /// </remarks>
     public TimeSpan GracefulTimeout { get; set; } = WorkersDefaults.GracefulTimeout;
+
+    /// <summary>
+    /// Gets or sets how long a new worker may take to be ready (its host started) before its start counts as failed.
+    /// </summary>
+    /// <value>Defaults to 30 seconds. Must be positive and at most one day.</value>
+    public TimeSpan StartupTimeout { get; set; } = WorkersDefaults.StartupTimeout;
+
+    /// <summary>
+    /// Gets or sets how many requests a worker serves before it is replaced by a new one (gunicorn's
+    /// <c>max_requests</c>). The replacement is ready before the old worker drains, and one worker is recycled at a time.
+    /// </summary>
+    /// <value>Defaults to 0: workers are never recycled for the requests they served.</value>
+    public long MaxRequests { get; set; }
+
+    /// <summary>
+    /// Gets or sets the most requests added at random to <see cref="MaxRequests"/> for each worker, so workers do not all
+    /// reach their limit together (gunicorn's <c>max_requests_jitter</c>).
+    /// </summary>
+    /// <value>Defaults to 0.</value>
+    public long MaxRequestsJitter { get; set; }
+
+    /// <summary>
+    /// Gets or sets whether a change to the app's files on disk (a new build or a deploy) reloads the workers, after a
+    /// short quiet period.
+    /// </summary>
+    /// <value>Defaults to <see langword="false"/>.</value>
+    public bool Watch { get; set; }
+
+    /// <summary>
+    /// Gets the options for replacing workers that end on their own (section <c>Workers:Restart</c>).
+    /// </summary>
+    public WorkerRestartOptions Restart { get; } = new();
 }

@@ -34,6 +34,51 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
                 $"{WorkersOptions.SectionName}:{nameof(WorkersOptions.GracefulTimeout)} must be positive and at most {MaxGracefulTimeout}; '{options.GracefulTimeout}' was given. Set it to a duration such as '00:00:30'."));
         }
 
+        if (options.StartupTimeout <= TimeSpan.Zero || options.StartupTimeout > MaxGracefulTimeout)
+        {
+            builder.AddError(Invalid(nameof(WorkersOptions.StartupTimeout), options.StartupTimeout, $"must be positive and at most {MaxGracefulTimeout}", "a duration such as '00:00:30'"));
+        }
+
+        if (options.MaxRequests < 0)
+        {
+            builder.AddError(Invalid(nameof(WorkersOptions.MaxRequests), options.MaxRequests, "must be 0 (off) or positive", "the number of requests a worker serves before it is replaced"));
+        }
+
+        if (options.MaxRequestsJitter < 0)
+        {
+            builder.AddError(Invalid(nameof(WorkersOptions.MaxRequestsJitter), options.MaxRequestsJitter, "must be 0 or positive", "the most requests added at random to MaxRequests"));
+        }
+
+        var restart = options.Restart;
+        const string Restart = nameof(WorkersOptions.Restart) + ":";
+        if (restart.Delay <= TimeSpan.Zero || restart.Delay > MaxGracefulTimeout)
+        {
+            builder.AddError(Invalid(Restart + nameof(WorkerRestartOptions.Delay), restart.Delay, $"must be positive and at most {MaxGracefulTimeout}", "a duration such as '00:00:00.500'"));
+        }
+
+        if (restart.MaxDelay < restart.Delay || restart.MaxDelay > MaxGracefulTimeout)
+        {
+            builder.AddError(Invalid(Restart + nameof(WorkerRestartOptions.MaxDelay), restart.MaxDelay, $"must be at least Workers:Restart:Delay ('{restart.Delay}') and at most {MaxGracefulTimeout}", "a duration such as '00:00:30'"));
+        }
+
+        if (restart.ResetAfter <= TimeSpan.Zero)
+        {
+            builder.AddError(Invalid(Restart + nameof(WorkerRestartOptions.ResetAfter), restart.ResetAfter, "must be positive", "a duration such as '00:00:30'"));
+        }
+
+        if (restart.MaxFailures < 1)
+        {
+            builder.AddError(Invalid(Restart + nameof(WorkerRestartOptions.MaxFailures), restart.MaxFailures, "must be at least 1", "the number of failures tolerated within Workers:Restart:FailureWindow"));
+        }
+
+        if (restart.FailureWindow <= TimeSpan.Zero)
+        {
+            builder.AddError(Invalid(Restart + nameof(WorkerRestartOptions.FailureWindow), restart.FailureWindow, "must be positive", "a duration such as '00:01:00'"));
+        }
+
         return builder.Build();
     }
+
+    private static string Invalid(string key, object value, string rule, string fix)
+        => string.Create(CultureInfo.InvariantCulture, $"{WorkersOptions.SectionName}:{key} {rule}; '{value}' was given. Set it to {fix}.");
 }

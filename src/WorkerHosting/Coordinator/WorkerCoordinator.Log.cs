@@ -19,14 +19,6 @@ internal sealed partial class WorkerCoordinator
             "None of the {Count} workers could start; stopping.", EventName = "NoWorkerStarted")]
         public static partial void NoWorkerStarted(ILogger logger, int count);
 
-        [LoggerMessage(WorkersEventIds.WorkersDraining, LogLevel.Information,
-            "Draining {Count} workers; in-flight requests have {GracefulTimeout} to finish.", EventName = "WorkersDraining")]
-        public static partial void WorkersDraining(ILogger logger, int count, TimeSpan gracefulTimeout);
-
-        [LoggerMessage(WorkersEventIds.WorkersStopped, LogLevel.Information,
-            "Stopped {Count} workers in {ElapsedMilliseconds:F0} ms.", EventName = "WorkersStopped")]
-        public static partial void WorkersStopped(ILogger logger, int count, double elapsedMilliseconds);
-
         [LoggerMessage(WorkersEventIds.StandaloneMode, LogLevel.Information,
             "The server is not Kestrel; the app runs standalone in this host, without workers.", EventName = "StandaloneMode")]
         public static partial void StandaloneMode(ILogger logger);
@@ -35,29 +27,25 @@ internal sealed partial class WorkerCoordinator
             "Stopped accepting connections.", EventName = "StoppedAccepting")]
         public static partial void StoppedAccepting(ILogger logger);
 
-        [LoggerMessage(WorkersEventIds.WorkerExitedUnexpectedly, LogLevel.Warning,
-            "Worker {WorkerSlot} (generation {Generation}) ended on its own.", EventName = "WorkerExitedUnexpectedly")]
-        public static partial void WorkerExitedUnexpectedly(ILogger logger, int workerSlot, int generation, Exception? exception);
+        [LoggerMessage(WorkersEventIds.SignalReceived, LogLevel.Information,
+            "Received {Signal}.", EventName = "SignalReceived")]
+        public static partial void SignalReceived(ILogger logger, string signal);
 
-        [LoggerMessage(WorkersEventIds.NoWorkersLeft, LogLevel.Critical,
-            "No worker is left to serve the app; stopping with exit code 3.", EventName = "NoWorkersLeft")]
-        public static partial void NoWorkersLeft(ILogger logger);
+        [LoggerMessage(WorkersEventIds.SignalIgnored, LogLevel.Information,
+            "Ignored {Signal}: the workers are stopping.", EventName = "SignalIgnored")]
+        public static partial void SignalIgnored(ILogger logger, string signal);
 
-        [LoggerMessage(WorkersEventIds.WorkerReady, LogLevel.Information,
-            "Worker {WorkerSlot} (generation {Generation}) is ready in {ElapsedMilliseconds:F0} ms.", EventName = "WorkerReady")]
-        public static partial void WorkerReady(ILogger logger, int workerSlot, int generation, double elapsedMilliseconds);
+        [LoggerMessage(WorkersEventIds.FastStop, LogLevel.Information,
+            "Received SIGQUIT: stopping without waiting for in-flight requests.", EventName = "FastStop")]
+        public static partial void FastStop(ILogger logger);
 
-        [LoggerMessage(WorkersEventIds.WorkerFailedToStart, LogLevel.Error,
-            "Worker {WorkerSlot} (generation {Generation}) failed to start.", EventName = "WorkerFailedToStart")]
-        public static partial void WorkerFailedToStart(ILogger logger, int workerSlot, int generation, Exception exception);
+        [LoggerMessage(WorkersEventIds.WatchTriggered, LogLevel.Information,
+            "The app's files in {Directory} changed; reloading the workers.", EventName = "WatchTriggered")]
+        public static partial void WatchTriggered(ILogger logger, string directory);
 
-        [LoggerMessage(WorkersEventIds.WorkerUnloaded, LogLevel.Information,
-            "Worker {WorkerSlot} (generation {Generation}) was unloaded.", EventName = "WorkerUnloaded")]
-        public static partial void WorkerUnloaded(ILogger logger, int workerSlot, int generation);
-
-        [LoggerMessage(WorkersEventIds.WorkerUnloadLeaked, LogLevel.Warning,
-            "Worker {WorkerSlot} (generation {Generation}) was unloaded but its load context is still alive: something outside the worker references its code.",
-            EventName = "WorkerUnloadLeaked")]
-        public static partial void WorkerUnloadLeaked(ILogger logger, int workerSlot, int generation);
+        [LoggerMessage(WorkersEventIds.OptionsReloadRejected, LogLevel.Warning,
+            "The changed Workers configuration is invalid and was not applied; the last valid options stay in effect ({Reason}).",
+            EventName = "OptionsReloadRejected")]
+        public static partial void OptionsReloadRejected(ILogger logger, string reason);
     }
 }

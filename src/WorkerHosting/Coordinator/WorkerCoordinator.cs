@@ -1,68 +1,61 @@
-using System.Runtime.CompilerServices;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using WorkerHosting.Diagnostics;
+using WorkerHosting.Lifecycle;
 using WorkerHosting.Listeners;
 using WorkerHosting.Workers;
 
 namespace WorkerHosting.Coordinator;
 
 /// <summary>
-/// The hosted service that owns the workers. It starts them once the coordinator's server has bound the shared
-/// endpoints, hands connections to them, and on stop stops accepting, drains them within the graceful timeout,
-/// and unloads them.
+/// The hosted service that runs the pool in the process's lifetime: it starts the workers once the coordinator's server
+/// has bound the shared endpoints, turns signals and configuration changes into pool operations, and on stop stops
+/// accepting, then drains and unloads the workers.
 /// </summary>
 internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisposable
 {
-    /// <summary>Bounds the garbage collections spent confirming that an unloaded worker's context is gone.</summary>
-    private const int UnloadCollectionAttempts = 10;
-
     private readonly IOptions<WorkersOptions> _options;
+    private readonly IOptionsFactory<WorkersOptions> _optionsFactory;
+    private readonly IConfiguration _configuration;
     private readonly CoordinatorMode _mode;
     private readonly SharedEndpoints _endpoints;
+    private readonly WorkerPool _pool;
     private readonly WorkerApplication _application;
     private readonly IHostApplicationLifetime _lifetime;
-    private readonly ILoggerFactory _loggerFactory;
-    private readonly ILogger _logger;
     private readonly ILogger _lifetimeLogger;
+    private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
-    private readonly Lock _lock = new();
-    private readonly List<WorkerInstance> _workers = [];
-    private readonly List<Task> _exitWatchers = [];
-    private SocketConnectionContextFactory? _connectionFactory;
-    private bool _stopping;
+    private readonly List<IDisposable> _subscriptions = [];
+    private volatile bool _stopping;
+    private volatile bool _fastStop;
 
     public WorkerCoordinator(
         IOptions<WorkersOptions> options,
+        IOptionsFactory<WorkersOptions> optionsFactory,
+        IConfiguration configuration,
         CoordinatorMode mode,
         SharedEndpoints endpoints,
+        WorkerPool pool,
         WorkerApplication application,
         IHostApplicationLifetime lifetime,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider)
     {
         _options = options;
+        _optionsFactory = optionsFactory;
+        _configuration = configuration;
         _mode = mode;
         _endpoints = endpoints;
+        _pool = pool;
         _application = application;
         _lifetime = lifetime;
-        _loggerFactory = loggerFactory;
-        _logger = loggerFactory.CreateLogger<WorkerCoordinator>();
         _lifetimeLogger = loggerFactory.CreateLogger(WorkersLogCategories.Lifetime);
+        _logger = loggerFactory.CreateLogger<WorkerCoordinator>();
         _timeProvider = timeProvider;
-    }
-
-    public IReadOnlyList<WorkerInstance> Workers
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return [.. _workers];
-            }
-        }
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -83,68 +76,43 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
 
         var options = _options.Value;
         var started = _timeProvider.GetTimestamp();
-        var sharedAssemblies = SharedAssemblies.Create();
-        _connectionFactory = new SocketConnectionContextFactory(
-            new SocketConnectionFactoryOptions(),
-            _loggerFactory.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets"));
-
         var addresses = string.Join(", ", _endpoints.Listeners.Select(l => l.LocalEndPoint));
         Log.WorkersStarting(_lifetimeLogger, options.Count, addresses.Length == 0 ? "(no endpoints)" : addresses);
 
-        var args = CreateWorkerArgs();
-        var workers = new WorkerInstance[options.Count];
-        for (var slot = 0; slot < workers.Length; slot++)
+        try
         {
-            var runtime = new WorkerRuntime(slot, 1, args, options.GracefulTimeout, _endpoints, _connectionFactory, _logger, _timeProvider);
-            workers[slot] = new WorkerInstance(runtime, _application, sharedAssemblies, _lifetimeLogger, _timeProvider);
-            workers[slot].Start();
+            await _pool.StartAsync(CreateWorkerArgs(), cancellationToken).ConfigureAwait(false);
         }
-
-        var failures = await Task.WhenAll(workers.Select(w => w.WaitUntilReadyAsync(cancellationToken))).ConfigureAwait(false);
-
-        Exception? firstFailure = null;
-        lock (_lock)
+        catch (InvalidOperationException)
         {
-            for (var i = 0; i < workers.Length; i++)
-            {
-                var worker = workers[i];
-                if (failures[i] is { } failure)
-                {
-                    firstFailure ??= failure;
-                    Log.WorkerFailedToStart(_logger, worker.Slot, worker.Generation, failure);
-                    worker.Unload();
-                    continue;
-                }
-
-                _workers.Add(worker);
-                worker.Runtime.ActivateListeners();
-                _exitWatchers.Add(WatchForExitAsync(worker));
-                Log.WorkerReady(_lifetimeLogger, worker.Slot, worker.Generation, worker.StartDuration.TotalMilliseconds);
-            }
-        }
-
-        if (firstFailure is not null && _workers.Count == 0)
-        {
-            Log.NoWorkerStarted(_lifetimeLogger, workers.Length);
-            throw new InvalidOperationException(
-                $"None of the {workers.Length} workers could start. The first worker failed with: {firstFailure.Message}", firstFailure);
+            Log.NoWorkerStarted(_lifetimeLogger, options.Count);
+            throw;
         }
 
         _endpoints.StartAccepting();
-        Log.WorkersStarted(_lifetimeLogger, _workers.Count, workers.Length, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
+        Log.WorkersStarted(_lifetimeLogger, _pool.GetWorkers().Count(w => w.State == WorkerState.Ready), options.Count, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
+
+        RegisterSignals();
+        _subscriptions.Add(ChangeToken.OnChange(_configuration.GetReloadToken, OnConfigurationChanged));
+        if (options.Watch)
+        {
+            var directory = Path.GetDirectoryName(_application.AssemblyPath)!;
+            _subscriptions.Add(new AppWatcher(directory, _timeProvider, () =>
+            {
+                Log.WatchTriggered(_lifetimeLogger, directory);
+                _ = _pool.ReloadAsync(CancellationToken.None);
+            }));
+        }
     }
 
     /// <summary>Stops accepting connections: what is already queued is handed to the workers, new ones are refused.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        _stopping = true;
+        DisposeSubscriptions();
         if (_mode.IsStandalone)
         {
             return;
-        }
-
-        lock (_lock)
-        {
-            _stopping = true;
         }
 
         await _endpoints.StopAcceptingAsync().ConfigureAwait(false);
@@ -152,112 +120,109 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
     }
 
     /// <summary>
-    /// Drains every worker at once within the graceful timeout (each worker's host aborts what is left when it
-    /// runs out), then unloads them. <paramref name="cancellationToken"/> is the host's hard deadline.
+    /// Drains every worker at once within the graceful timeout (none on SIGQUIT), then unloads them.
+    /// <paramref name="cancellationToken"/> is the host's hard deadline.
     /// </summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StopAsync(CancellationToken cancellationToken)
     {
         if (_mode.IsStandalone)
         {
-            return;
+            return Task.CompletedTask;
         }
 
-        WorkerInstance[] workers;
-        lock (_lock)
-        {
-            _stopping = true;
-            workers = [.. _workers];
-        }
-
-        var started = _timeProvider.GetTimestamp();
-        Log.WorkersDraining(_lifetimeLogger, workers.Length, _options.Value.GracefulTimeout);
-
-        var exited = await Task.WhenAll(workers.Select(w => w.StopAsync(redirectConnections: false, cancellationToken))).ConfigureAwait(false);
-        await Task.WhenAll(_exitWatchers).ConfigureAwait(false);
-
-        var unloading = new List<(WorkerInstance Worker, WeakReference Context)>();
-        for (var i = 0; i < workers.Length; i++)
-        {
-            if (exited[i] && workers[i].Unload() is { } context)
-            {
-                unloading.Add((workers[i], context));
-            }
-        }
-
-        await VerifyUnloadedAsync(unloading).ConfigureAwait(false);
-        Log.WorkersStopped(_lifetimeLogger, workers.Length, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
+        var graceful = _fastStop ? TimeSpan.Zero : _pool.Options.GracefulTimeout;
+        return _pool.StopAsync(graceful, cancellationToken);
     }
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose() => _connectionFactory?.Dispose();
+    public void Dispose() => DisposeSubscriptions();
+
+    private void DisposeSubscriptions()
+    {
+        lock (_subscriptions)
+        {
+            foreach (var subscription in _subscriptions)
+            {
+                subscription.Dispose();
+            }
+
+            _subscriptions.Clear();
+        }
+    }
 
     /// <summary>
-    /// Confirms that each unloaded worker's load context is collected, within a bounded number of collections,
-    /// and says which ones stay alive (something outside the worker still references its code).
+    /// gunicorn's signals: SIGHUP reloads, SIGTTIN adds a worker, SIGTTOU removes one, SIGQUIT stops without draining.
+    /// SIGTERM and SIGINT stay with the host's console lifetime, which stops the app, and so drains the workers.
     /// </summary>
-    private async Task VerifyUnloadedAsync(List<(WorkerInstance Worker, WeakReference Context)> unloading)
+    private void RegisterSignals()
     {
-        if (unloading.Count == 0)
+        if (OperatingSystem.IsWindows() || OperatingSystem.IsBrowser())
         {
             return;
         }
 
-        MetadataUpdateHandlers.ClearCaches();
-        for (var attempt = 0; attempt < UnloadCollectionAttempts && unloading.Exists(u => u.Context.IsAlive); attempt++)
+        lock (_subscriptions)
         {
-            CollectGarbage();
-
-            // Give threads the worker left behind (timers, pipe callbacks) a moment to finish.
-            await Task.Delay(TimeSpan.FromMilliseconds(10), _timeProvider).ConfigureAwait(false);
-        }
-
-        foreach (var (worker, context) in unloading)
-        {
-            if (context.IsAlive)
+            _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => OnSignal(context, "SIGHUP", () => _pool.ReloadAsync(CancellationToken.None))));
+            _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGTTIN, context => OnSignal(context, "SIGTTIN", () => _pool.ScaleByAsync(1))));
+            _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGTTOU, context => OnSignal(context, "SIGTTOU", () => _pool.ScaleByAsync(-1))));
+            _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context =>
             {
-                Log.WorkerUnloadLeaked(_logger, worker.Slot, worker.Generation);
-            }
-            else
-            {
-                Log.WorkerUnloaded(_lifetimeLogger, worker.Slot, worker.Generation);
-            }
+                context.Cancel = true;
+                if (!_stopping)
+                {
+                    _fastStop = true;
+                    Log.FastStop(_lifetimeLogger);
+                    _lifetime.StopApplication();
+                }
+            }));
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void CollectGarbage()
+    private void OnSignal(PosixSignalContext context, string name, Func<Task> operation)
     {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-    }
-
-    private async Task WatchForExitAsync(WorkerInstance worker)
-    {
-        var exception = await worker.Runtime.Exited.ConfigureAwait(false);
-
-        bool noneLeft;
-        lock (_lock)
+        // The default action of SIGHUP ends the process, and of SIGTTIN/SIGTTOU suspends it.
+        context.Cancel = true;
+        if (_stopping)
         {
-            if (_stopping)
-            {
-                return;
-            }
-
-            _workers.Remove(worker);
-            noneLeft = _workers.Count == 0;
+            Log.SignalIgnored(_lifetimeLogger, name);
+            return;
         }
 
-        // The worker ended on its own (its app stopped it, or its entry point returned or threw).
-        worker.Runtime.DeactivateListeners();
-        Log.WorkerExitedUnexpectedly(_logger, worker.Slot, worker.Generation, exception);
-        worker.Unload();
+        Log.SignalReceived(_lifetimeLogger, name);
 
-        if (noneLeft)
+        // The pool tracks the operation and awaits it on stop; signals of a burst coalesce or queue there.
+        _ = operation();
+    }
+
+    /// <summary>
+    /// A changed configuration is bound and validated again: an invalid one is rejected (the last good options stay); a
+    /// new Workers:Count scales the pool; other values apply to the workers and operations that come next.
+    /// </summary>
+    private void OnConfigurationChanged()
+    {
+        if (_stopping)
         {
-            Log.NoWorkersLeft(_lifetimeLogger);
-            Environment.ExitCode = WorkersExitCodes.NoWorkers;
-            _lifetime.StopApplication();
+            return;
+        }
+
+        WorkersOptions next;
+        try
+        {
+            next = _optionsFactory.Create(Options.DefaultName);
+        }
+        catch (Exception e) when (e is OptionsValidationException or InvalidOperationException)
+        {
+            Log.OptionsReloadRejected(_logger, e.Message);
+            return;
+        }
+
+        var previous = _pool.Options;
+        _pool.Options = next;
+        if (next.Count != previous.Count)
+        {
+            _ = _pool.ScaleAsync(next.Count, CancellationToken.None);
         }
     }
 

@@ -3,6 +3,6 @@ namespace WorkerHosting.Coordinator;
 /// <summary>Process exit codes the coordinator sets, as gunicorn's arbiter does.</summary>
 internal static class WorkersExitCodes
 {
-    /// <summary>Every worker has ended and none is left to serve (gunicorn's WORKER_BOOT_ERROR).</summary>
-    public const int NoWorkers = 3;
+    /// <summary>Workers kept failing to start (or ended soon after starting): a crash loop (gunicorn's WORKER_BOOT_ERROR).</summary>
+    public const int CrashLoop = 3;
 }

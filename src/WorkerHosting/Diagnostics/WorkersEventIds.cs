@@ -14,7 +14,7 @@ internal static class WorkersEventIds
     public const int StandaloneMode = 6;
     public const int StoppedAccepting = 7;
     public const int WorkerExitedUnexpectedly = 8;
-    public const int NoWorkersLeft = 9;
+    // Reserved: 9, NoWorkersLeft (a worker that ends is restarted now)
 
     // 100-199: workers
     public const int WorkerBooting = 100;
@@ -34,6 +34,19 @@ internal static class WorkersEventIds
     public const int ConnectionsRejected = 202;
 
     // 300-399: lifecycle (restart, reload, scale, recycle)
+    public const int WorkerRestarting = 300;
+    public const int CrashLoop = 301;
+    public const int ReloadStarting = 302;
+    public const int ReloadCompleted = 303;
+    public const int ReloadFailed = 304;
+    public const int Scaling = 305;
+    public const int Recycling = 306;
+    public const int SignalReceived = 307;
+    public const int SignalIgnored = 308;
+    public const int WorkerRestarted = 309;
+    public const int WatchTriggered = 310;
+    public const int OptionsReloadRejected = 311;
+    public const int FastStop = 312;
 
     // 400-499: configuration
 }

@@ -109,6 +109,14 @@ internal static class WorkersSetup
         services.TryAddSingleton(_ => new WorkerApplication(state.Application));
         services.TryAddSingleton<SharedEndpoints>();
         services.TryAddSingleton<CoordinatorMode>();
+        services.TryAddSingleton(sp => new WorkerPool(
+            sp.GetRequiredService<IOptions<WorkersOptions>>().Value,
+            sp.GetRequiredService<SharedEndpoints>(),
+            sp.GetRequiredService<WorkerApplication>(),
+            sp.GetRequiredService<IHostApplicationLifetime>(),
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IWorkerPool>(sp => sp.GetRequiredService<WorkerPool>());
         services.TryAddSingleton(sp => sp.GetRequiredService<CoordinatorMode>().Context);
         services.AddHostedService<WorkerCoordinator>();
     }
@@ -153,7 +161,11 @@ internal static class WorkersSetup
         services.Insert(0, ServiceDescriptor.Singleton<IStartupFilter>(new RequestTrackingStartupFilter(runtime)));
 
         // Last of the hosted services: started last (ready means everything started), stopped first.
-        services.AddSingleton<IHostedService>(sp => new WorkerAgent(runtime, sp.GetRequiredService<IHostApplicationLifetime>()));
+        services.AddSingleton<IHostedService>(sp => new WorkerAgent(
+            runtime, sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<IOptions<HostOptions>>()));
+
+        services.RemoveAll<IWorkerPool>();
+        services.AddSingleton(runtime.Pool);
 
         // The worker's host drains for the graceful timeout, then its server aborts what is left.
         services.Configure<HostOptions>(options => options.ShutdownTimeout = runtime.GracefulTimeout);

@@ -13,8 +13,21 @@ internal static class MetadataUpdateHandlers
 {
     public static void ClearCaches()
     {
+        // Only the shared framework's caches: reading the attributes of the app's own assembly in the default context
+        // would touch a file that a build or deploy may be overwriting.
+        var frameworkDirectories = new[]
+        {
+            Path.GetDirectoryName(typeof(object).Assembly.Location),
+            Path.GetDirectoryName(typeof(Microsoft.AspNetCore.Builder.WebApplication).Assembly.Location),
+        };
+
         foreach (var assembly in AssemblyLoadContext.Default.Assemblies)
         {
+            if (assembly.IsDynamic || !frameworkDirectories.Contains(Path.GetDirectoryName(assembly.Location)))
+            {
+                continue;
+            }
+
             MetadataUpdateHandlerAttribute[] handlers;
             try
             {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace WorkerHosting.Workers;
 
@@ -7,7 +8,7 @@ namespace WorkerHosting.Workers;
 /// host has started (the worker is ready), gives it the means to stop the host, and reports what a drain cut
 /// when the graceful timeout runs out.
 /// </summary>
-internal sealed class WorkerAgent(WorkerRuntime runtime, IHostApplicationLifetime lifetime) : IHostedLifecycleService
+internal sealed class WorkerAgent(WorkerRuntime runtime, IHostApplicationLifetime lifetime, IOptions<HostOptions> hostOptions) : IHostedLifecycleService
 {
     private CancellationTokenRegistration _drainDeadline;
 
@@ -17,7 +18,7 @@ internal sealed class WorkerAgent(WorkerRuntime runtime, IHostApplicationLifetim
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
-        runtime.OnHostStarted(lifetime.StopApplication);
+        runtime.OnHostStarted(Stop);
         return Task.CompletedTask;
     }
 
@@ -30,6 +31,16 @@ internal sealed class WorkerAgent(WorkerRuntime runtime, IHostApplicationLifetim
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Stops the worker's host, which drains for <paramref name="gracefulTimeout"/>: the host reads its shutdown
+    /// timeout when the stop begins, so a fast stop (SIGQUIT) or a drain with less time left sets it first.
+    /// </summary>
+    private void Stop(TimeSpan gracefulTimeout)
+    {
+        hostOptions.Value.ShutdownTimeout = gracefulTimeout;
+        lifetime.StopApplication();
+    }
 
     public Task StoppedAsync(CancellationToken cancellationToken)
     {

@@ -22,6 +22,7 @@ internal sealed partial class WorkerInstance
     private WorkerLoadContext? _loadContext;
     private WeakReference? _loadContextReference;
     private long _startedAt;
+    private int _state = (int)WorkerState.Starting;
 
     public WorkerInstance(WorkerRuntime runtime, WorkerApplication application, SharedAssemblies sharedAssemblies, ILogger lifetimeLogger, TimeProvider timeProvider)
     {
@@ -41,9 +42,38 @@ internal sealed partial class WorkerInstance
     /// <summary>Time from creating the load context to the worker's host having started.</summary>
     public TimeSpan StartDuration { get; private set; }
 
+    public DateTimeOffset StartedAt { get; private set; }
+
+    public WorkerState State => (WorkerState)Volatile.Read(ref _state);
+
+    /// <summary>The coordinator is replacing or removing this worker: its exit is planned, not a failure.</summary>
+    public bool Retiring { get; private set; }
+
+    /// <summary>A restart is watching this worker until it has served long enough to reset the slot's backoff.</summary>
+    public bool InProbation { get; set; }
+
+    /// <summary>The pool has seen this worker exit (set under the pool's lock).</summary>
+    public bool ExitObserved { get; set; }
+
+    private readonly TaskCompletionSource _cleanedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the pool has dealt with the worker's exit (its slot is free, its context unloading).</summary>
+    public Task CleanedUp => _cleanedUp.Task;
+
+    public void MarkCleanedUp() => _cleanedUp.TrySetResult();
+
+    public WorkerSnapshot Snapshot() => new(Slot, Generation, State, StartedAt, Runtime.RequestsServed);
+
+    public void MarkReady()
+    {
+        Interlocked.CompareExchange(ref _state, (int)WorkerState.Ready, (int)WorkerState.Starting);
+        Runtime.ActivateListeners();
+    }
+
     public void Start()
     {
         _startedAt = _timeProvider.GetTimestamp();
+        StartedAt = _timeProvider.GetUtcNow();
         Log.WorkerBooting(_lifetimeLogger, Slot, Generation);
 
         _loadContext = new WorkerLoadContext($"WorkerHosting worker {Slot} generation {Generation}", _application.AssemblyPath, _sharedAssemblies);
@@ -59,18 +89,26 @@ internal sealed partial class WorkerInstance
         thread.UnsafeStart(this);
     }
 
-    /// <summary>Waits until the worker is ready; returns the exception it failed with, if it did.</summary>
-    public async Task<Exception?> WaitUntilReadyAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until the worker is ready; returns the exception it failed with, if it did, or a
+    /// <see cref="TimeoutException"/> if it was not ready within <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<Exception?> WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            await Runtime.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Runtime.Ready.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
             StartDuration = _timeProvider.GetElapsedTime(_startedAt);
             return null;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             throw;
+        }
+        catch (TimeoutException) when (!Runtime.Ready.IsCompleted)
+        {
+            return new TimeoutException(
+                $"Worker {Slot} (generation {Generation}) was not ready within the startup timeout ({timeout}). Raise Workers:StartupTimeout if the app needs longer to start.");
         }
         catch (Exception e)
         {
@@ -83,9 +121,11 @@ internal sealed partial class WorkerInstance
     /// request, then stops its host, which drains within the graceful timeout. Returns false if the worker had not
     /// exited when <paramref name="cancellationToken"/> fired.
     /// </summary>
-    public async Task<bool> StopAsync(bool redirectConnections, CancellationToken cancellationToken)
+    public async Task<bool> StopAsync(bool redirectConnections, TimeSpan gracefulTimeout, CancellationToken cancellationToken)
     {
         var started = _timeProvider.GetTimestamp();
+        Retiring = true;
+        Volatile.Write(ref _state, (int)WorkerState.Draining);
         if (redirectConnections)
         {
             Runtime.DeactivateListeners();
@@ -97,7 +137,7 @@ internal sealed partial class WorkerInstance
         }
 
         Log.WorkerStopping(_lifetimeLogger, Slot, Generation, Runtime.ActiveRequests, Runtime.OpenConnections);
-        Runtime.RequestStop();
+        Runtime.RequestStop(gracefulTimeout);
 
         try
         {

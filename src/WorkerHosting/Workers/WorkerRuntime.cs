@@ -19,7 +19,10 @@ internal sealed partial class WorkerRuntime
     private readonly List<WorkerConnectionListener> _listeners = [];
     private readonly TimeProvider _timeProvider;
 
-    private Action? _stopApplication;
+    private Action<TimeSpan>? _stopApplication;
+    private Action<WorkerRuntime>? _onRequestLimitReached;
+    private long _requestLimit = long.MaxValue;
+    private TimeSpan _stopGracefulTimeout;
     private int _hostClaimed;
     private int _stopRequested;
     private bool _listenersActive;
@@ -36,7 +39,8 @@ internal sealed partial class WorkerRuntime
         SharedEndpoints endpoints,
         SocketConnectionContextFactory connectionFactory,
         ILogger logger,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        IWorkerPool pool)
     {
         Slot = slot;
         Generation = generation;
@@ -46,6 +50,8 @@ internal sealed partial class WorkerRuntime
         ConnectionFactory = connectionFactory;
         Logger = logger;
         _timeProvider = timeProvider;
+        _stopGracefulTimeout = gracefulTimeout;
+        Pool = pool;
         Context = new WorkerContext(slot, generation, WorkerRole.Worker);
     }
 
@@ -70,6 +76,9 @@ internal sealed partial class WorkerRuntime
 
     public IWorkerContext Context { get; }
 
+    /// <summary>The coordinator's pool, resolvable as <see cref="IWorkerPool"/> inside the worker.</summary>
+    public IWorkerPool Pool { get; }
+
     /// <summary>Completes when the worker's host has started; faults if the worker ends first.</summary>
     public Task Ready => _ready.Task;
 
@@ -90,7 +99,11 @@ internal sealed partial class WorkerRuntime
     /// <summary>Claims the first host built inside the worker: that is the host the worker runs.</summary>
     public bool TryClaimHost() => Interlocked.Exchange(ref _hostClaimed, 1) == 0;
 
-    public void OnHostStarted(Action stopApplication)
+    /// <summary>
+    /// Called by the worker's agent once its host has started, with the means to stop the host within a given
+    /// graceful timeout.
+    /// </summary>
+    public void OnHostStarted(Action<TimeSpan> stopApplication)
     {
         Volatile.Write(ref _stopApplication, stopApplication);
         _ready.TrySetResult();
@@ -98,8 +111,18 @@ internal sealed partial class WorkerRuntime
         // A stop asked for while the host was still starting takes effect now.
         if (Volatile.Read(ref _stopRequested) == 1)
         {
-            stopApplication();
+            stopApplication(_stopGracefulTimeout);
         }
+    }
+
+    /// <summary>
+    /// Replaces the worker once it has served <paramref name="limit"/> requests (MaxRequests plus jitter):
+    /// <paramref name="onLimitReached"/> is called once, from the request that reaches it.
+    /// </summary>
+    public void SetRequestLimit(long limit, Action<WorkerRuntime> onLimitReached)
+    {
+        _onRequestLimitReached = onLimitReached;
+        Volatile.Write(ref _requestLimit, limit);
     }
 
     public void OnExited(Exception? exception)
@@ -110,10 +133,11 @@ internal sealed partial class WorkerRuntime
     }
 
     /// <summary>Asks the worker's host to stop; it drains within its shutdown timeout (the graceful timeout).</summary>
-    public void RequestStop()
+    public void RequestStop(TimeSpan gracefulTimeout)
     {
+        _stopGracefulTimeout = gracefulTimeout;
         Volatile.Write(ref _stopRequested, 1);
-        Volatile.Read(ref _stopApplication)?.Invoke();
+        Volatile.Read(ref _stopApplication)?.Invoke(gracefulTimeout);
     }
 
     /// <summary>Called when the graceful timeout of a stop has run out: the server aborts what is left.</summary>
@@ -123,7 +147,7 @@ internal sealed partial class WorkerRuntime
         var connections = OpenConnections;
         if (requests > 0 || connections > 0)
         {
-            Log.DrainTimedOut(Logger, Slot, Generation, GracefulTimeout, requests, connections);
+            Log.DrainTimedOut(Logger, Slot, Generation, _stopGracefulTimeout, requests, connections);
         }
     }
 
@@ -131,6 +155,7 @@ internal sealed partial class WorkerRuntime
     public void Detach()
     {
         Volatile.Write(ref _stopApplication, null);
+        _onRequestLimitReached = null;
         lock (_listenersLock)
         {
             _listeners.Clear();
@@ -243,6 +268,9 @@ internal sealed partial class WorkerRuntime
     public void OnRequestEnded()
     {
         Interlocked.Decrement(ref _activeRequests);
-        Interlocked.Increment(ref _requestsServed);
+        if (Interlocked.Increment(ref _requestsServed) == Volatile.Read(ref _requestLimit))
+        {
+            _onRequestLimitReached?.Invoke(this);
+        }
     }
 }

@@ -26,7 +26,7 @@ internal sealed class LoopbackHarness : IDisposable
     public static IPEndPoint AnyLoopbackPort => new(IPAddress.Loopback, 0);
 
     public WorkerRuntime CreateRuntime(int slot = 0)
-        => new(slot, 1, [], TimeSpan.FromSeconds(30), Endpoints, ConnectionFactory, NullLogger.Instance, TimeProvider.System);
+        => new(slot, 1, [], TimeSpan.FromSeconds(30), Endpoints, ConnectionFactory, NullLogger.Instance, TimeProvider.System, new Fakes.FakeWorkerPool());
 
     public WorkerConnectionListener CreateListener(SharedListener shared, int slot = 0)
     {
