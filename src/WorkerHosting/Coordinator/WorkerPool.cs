@@ -43,7 +43,7 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
     private SharedAssemblies? _sharedAssemblies;
     private SocketConnectionContextFactory? _connectionFactory;
     private string[] _args = [];
-    private Task<WorkerReloadResult>? _queuedReload;
+    private TaskCompletionSource<WorkerReloadResult>? _queuedReload;
     private bool _started;
     private bool _crashLooping;
 
@@ -132,7 +132,7 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
 
     public Task<WorkerReloadResult> ReloadAsync(CancellationToken cancellationToken = default)
     {
-        Task<WorkerReloadResult> reload;
+        TaskCompletionSource<WorkerReloadResult> queued;
         lock (_lock)
         {
             if (!_started)
@@ -141,11 +141,16 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
             }
 
             // Reloads never overlap; requests made while one waits to start share it.
-            reload = _queuedReload ??= RunReloadAsync();
+            if (_queuedReload is { } waiting)
+            {
+                return waiting.Task.WaitAsync(cancellationToken);
+            }
+
+            queued = _queuedReload = new TaskCompletionSource<WorkerReloadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
-        _ = Track(reload);
-        return reload.WaitAsync(cancellationToken);
+        _ = Track(RunReloadAsync(queued));
+        return queued.Task.WaitAsync(cancellationToken);
     }
 
     public Task ScaleAsync(int count, CancellationToken cancellationToken = default)
@@ -342,7 +347,7 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
         return old is null ? Task.CompletedTask : RetireAsync(old);
     }
 
-    private async Task<WorkerReloadResult> RunReloadAsync()
+    private async Task RunReloadAsync(TaskCompletionSource<WorkerReloadResult> queued)
     {
         try
         {
@@ -355,7 +360,8 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
                 _queuedReload = null;
             }
 
-            return new WorkerReloadResult(false, 0, "The reload did not start: the workers are stopping.");
+            queued.TrySetResult(new WorkerReloadResult(false, 0, "The reload did not start: the workers are stopping."));
+            return;
         }
 
         lock (_lock)
@@ -363,6 +369,13 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
             // From here on, a new request queues the next reload.
             _queuedReload = null;
         }
+
+        queued.TrySetResult(await ReloadSlotsAsync().ConfigureAwait(false));
+    }
+
+    /// <summary>Replaces every slot's worker in turn. The caller holds the gate; this releases it.</summary>
+    private async Task<WorkerReloadResult> ReloadSlotsAsync()
+    {
 
         var started = _timeProvider.GetTimestamp();
         var replaced = 0;
