@@ -12,13 +12,17 @@ internal sealed class WorkerAgent(WorkerRuntime runtime, IHostApplicationLifetim
 {
     private CancellationTokenRegistration _drainDeadline;
 
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        runtime.OnHostStarting(Stop);
+        return Task.CompletedTask;
+    }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
-        runtime.OnHostStarted(Stop);
+        runtime.OnHostStarted();
         return Task.CompletedTask;
     }
 

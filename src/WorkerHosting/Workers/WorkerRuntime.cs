@@ -100,20 +100,24 @@ internal sealed partial class WorkerRuntime
     public bool TryClaimHost() => Interlocked.Exchange(ref _hostClaimed, 1) == 0;
 
     /// <summary>
-    /// Called by the worker's agent once its host has started, with the means to stop the host within a given
-    /// graceful timeout.
+    /// Called by the worker's agent as its host begins to start, with the means to stop the host within a given
+    /// graceful timeout. A stop while the host is still starting cancels its start (the host links its start token
+    /// to the application's stopping token).
     /// </summary>
-    public void OnHostStarted(Action<TimeSpan> stopApplication)
+    public void OnHostStarting(Action<TimeSpan> stopApplication)
     {
-        Volatile.Write(ref _stopApplication, stopApplication);
-        _ready.TrySetResult();
+        // Full fences on both sides (here and in RequestStop): at least one of the two sees the other.
+        Interlocked.Exchange(ref _stopApplication, stopApplication);
 
-        // A stop asked for while the host was still starting takes effect now.
+        // A stop asked for before the host began to start takes effect now.
         if (Volatile.Read(ref _stopRequested) == 1)
         {
             stopApplication(_stopGracefulTimeout);
         }
     }
+
+    /// <summary>Called by the worker's agent once its host has started: the worker is ready.</summary>
+    public void OnHostStarted() => _ready.TrySetResult();
 
     /// <summary>
     /// Replaces the worker once it has served <paramref name="limit"/> requests (MaxRequests plus jitter):
@@ -136,7 +140,7 @@ internal sealed partial class WorkerRuntime
     public void RequestStop(TimeSpan gracefulTimeout)
     {
         _stopGracefulTimeout = gracefulTimeout;
-        Volatile.Write(ref _stopRequested, 1);
+        Interlocked.Exchange(ref _stopRequested, 1);
         Volatile.Read(ref _stopApplication)?.Invoke(gracefulTimeout);
     }
 

@@ -4,6 +4,7 @@ using WorkerHosting;
 var builder = WebApplication.CreateBuilder(args);
 builder.UseWorkers(2);
 builder.Services.AddHostedService<StartupProbe>();
+builder.Services.AddHostedService<FailOnDemand>();
 
 var app = builder.Build();
 
@@ -45,6 +46,31 @@ app.MapGet("/hang", async (HttpContext http) =>
     await Task.Delay(Timeout.Infinite, CancellationToken.None);
 });
 
+// Lifecycle: the worker ends on its own (its app stops it, or a background service fails and stops its host).
+app.MapPost("/exit", (IHostApplicationLifetime lifetime) =>
+{
+    lifetime.StopApplication();
+    return "stopping";
+});
+app.MapPost("/fail-background", () =>
+{
+    FailOnDemand.Trigger.TrySetResult();
+    return "failing";
+});
+
+// The pool, from inside a worker.
+app.MapGet("/workers", (IWorkerPool pool) => pool.GetWorkers());
+app.MapPost("/reload", async (IWorkerPool pool, bool? wait) =>
+{
+    var reload = pool.ReloadAsync();
+    return wait == true ? Results.Ok(await reload) : Results.Accepted();
+});
+app.MapPost("/scale", (IWorkerPool pool, int count) =>
+{
+    _ = pool.ScaleAsync(count);
+    return Results.Accepted();
+});
+
 app.Run();
 
 internal sealed record WorkerInfo(int Id, int Generation, string Role);
@@ -64,7 +90,7 @@ internal sealed class StartupProbe(IWorkerContext worker, IConfiguration configu
 {
     public static bool Started { get; private set; }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         Started = true;
         logger.LogInformation("Hosted service started as {Role} {WorkerId}.", worker.Role, worker.Id);
@@ -73,10 +99,31 @@ internal sealed class StartupProbe(IWorkerContext worker, IConfiguration configu
             throw new InvalidOperationException("TestApp refuses to start (TestApp:ThrowOnStart).");
         }
 
-        return Task.CompletedTask;
+        // Files a test creates while the app runs, to make the next workers fail or start slowly.
+        if (configuration["TestApp:FailStartIfExists"] is { } failMarker && File.Exists(failMarker))
+        {
+            throw new InvalidOperationException($"TestApp refuses to start: '{failMarker}' exists.");
+        }
+
+        if (configuration["TestApp:DelayStartIfExists"] is { } delayMarker && File.Exists(delayMarker))
+        {
+            await Task.Delay(int.Parse(configuration["TestApp:DelayStartMs"] ?? "5000", System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>A background service that fails when asked to (and so stops its host, the default behaviour).</summary>
+internal sealed class FailOnDemand : BackgroundService
+{
+    public static readonly TaskCompletionSource Trigger = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Trigger.Task.WaitAsync(stoppingToken);
+        throw new InvalidOperationException("FailOnDemand failed as asked.");
+    }
 }
 
 /// <summary>Visible to WebApplicationFactory.</summary>

@@ -14,11 +14,16 @@ internal sealed partial class AppProcess : IAsyncDisposable
 {
     public const int SigInt = 2;
     public const int SigTerm = 15;
+    public const int SigHup = 1;
+    public const int SigQuit = 3;
+    public const int SigTtin = 21;
+    public const int SigTtou = 22;
 
     private readonly Process _process;
     private readonly Lock _lock = new();
     private readonly List<string> _lines = [];
     private readonly List<(Regex Pattern, TaskCompletionSource<Match> Found)> _waiters = [];
+    private readonly List<Action> _lineObservers = [];
 
     private AppProcess(Process process) => _process = process;
 
@@ -38,17 +43,21 @@ internal sealed partial class AppProcess : IAsyncDisposable
     }
 
     public static AppProcess Start(string app, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
+        => StartAssembly(TestApps.AssemblyPath(app), TestApps.ContentRoot(app), args, environment);
+
+    /// <summary>Runs an app from a given file (for example a copy deployed to a temporary folder).</summary>
+    public static AppProcess StartAssembly(string assemblyPath, string workingDirectory, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var startInfo = new ProcessStartInfo("dotnet")
         {
-            WorkingDirectory = TestApps.ContentRoot(app),
+            WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        startInfo.ArgumentList.Add(TestApps.AssemblyPath(app));
+        startInfo.ArgumentList.Add(assemblyPath);
         foreach (var arg in args ?? [])
         {
             startInfo.ArgumentList.Add(arg);
@@ -85,9 +94,11 @@ internal sealed partial class AppProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the app on 127.0.0.1 port 0 and waits until it serves, returning its address.</summary>
-    public static async Task<(AppProcess App, Uri Address)> StartListeningAsync(string app, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
+    public static Task<(AppProcess App, Uri Address)> StartListeningAsync(string app, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
+        => WaitUntilListeningAsync(Start(app, ["--urls", "http://127.0.0.1:0", .. args ?? []], environment));
+
+    public static async Task<(AppProcess App, Uri Address)> WaitUntilListeningAsync(AppProcess process)
     {
-        var process = Start(app, ["--urls", "http://127.0.0.1:0", .. args ?? []], environment);
         try
         {
             var address = await process.WaitForAddressAsync();
@@ -124,6 +135,42 @@ internal sealed partial class AppProcess : IAsyncDisposable
             var found = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Add((regex, found));
             return WithContext(found.Task);
+        }
+    }
+
+    /// <summary>Waits for the <paramref name="count"/>-th line that matches.</summary>
+    public async Task WaitForOutputCountAsync([StringSyntax(StringSyntaxAttribute.Regex)] string pattern, int count)
+    {
+        var regex = new Regex(pattern);
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check()
+        {
+            if (CountLines(pattern) >= count)
+            {
+                seen.TrySetResult();
+            }
+        }
+
+        lock (_lock)
+        {
+            _lineObservers.Add(Check);
+        }
+
+        try
+        {
+            Check();
+            await seen.Task.DefaultTimeout();
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message} Waited for {count} lines like '{regex}'. The app's output:\n{Output}", e);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _lineObservers.Remove(Check);
+            }
         }
     }
 
@@ -190,6 +237,7 @@ internal sealed partial class AppProcess : IAsyncDisposable
             return;
         }
 
+        Action[] observers;
         lock (_lock)
         {
             _lines.Add(line);
@@ -201,6 +249,13 @@ internal sealed partial class AppProcess : IAsyncDisposable
                     _waiters.RemoveAt(i);
                 }
             }
+
+            observers = [.. _lineObservers];
+        }
+
+        foreach (var observer in observers)
+        {
+            observer();
         }
     }
 

@@ -106,6 +106,168 @@ public class WorkersOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_StartupTimeoutZero_FailsNamingKeyAndValue()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { StartupTimeout = TimeSpan.Zero });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:StartupTimeout", failure, StringComparison.Ordinal);
+        Assert.Contains("'00:00:00'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_StartupTimeoutNegative_FailsNamingKeyAndValue()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { StartupTimeout = TimeSpan.FromSeconds(-5) });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:StartupTimeout", failure, StringComparison.Ordinal);
+        Assert.Contains("'-00:00:05'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_StartupTimeoutAboveOneDay_FailsNamingKeyAndValue()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { StartupTimeout = TimeSpan.FromDays(2) });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:StartupTimeout", failure, StringComparison.Ordinal);
+        Assert.Contains("'2.00:00:00'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_StartupTimeoutOfOneDay_Succeeds()
+    {
+        Assert.True(_validator.Validate(null, new WorkersOptions { StartupTimeout = TimeSpan.FromDays(1) }).Succeeded);
+    }
+
+    [Fact]
+    public void Validate_MaxRequestsNegative_FailsNamingKeyAndValue()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { MaxRequests = -1 });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:MaxRequests", failure, StringComparison.Ordinal);
+        Assert.Contains("'-1'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_MaxRequestsJitterNegative_FailsNamingKeyAndValue()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { MaxRequestsJitter = -7 });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:MaxRequestsJitter", failure, StringComparison.Ordinal);
+        Assert.Contains("'-7'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_MaxRequestsAndJitterZeroOrPositive_Succeeds()
+    {
+        Assert.True(_validator.Validate(null, new WorkersOptions { MaxRequests = 0, MaxRequestsJitter = 0 }).Succeeded);
+        Assert.True(_validator.Validate(null, new WorkersOptions { MaxRequests = 1000, MaxRequestsJitter = 50 }).Succeeded);
+    }
+
+    [Fact]
+    public void Validate_RestartDelayZero_FailsNamingKeyAndValue()
+    {
+        var options = new WorkersOptions();
+        options.Restart.Delay = TimeSpan.Zero;
+
+        var result = _validator.Validate(null, options);
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.StartsWith("Workers:Restart:Delay ", failure, StringComparison.Ordinal);
+        Assert.Contains("'00:00:00' was given", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_RestartDelayAboveOneDay_FailsNamingKeyAndValue()
+    {
+        var options = new WorkersOptions();
+        options.Restart.Delay = TimeSpan.FromDays(2);
+
+        var result = _validator.Validate(null, options);
+
+        // MaxDelay (30 s by default, at most a day) can no longer be at least Delay, so it is reported too.
+        var failures = FailuresOf(result);
+        Assert.Equal(2, failures.Count);
+        var failure = Assert.Single(failures, f => f.StartsWith("Workers:Restart:Delay ", StringComparison.Ordinal));
+        Assert.Contains("'2.00:00:00' was given", failure, StringComparison.Ordinal);
+        Assert.Single(failures, f => f.StartsWith("Workers:Restart:MaxDelay ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_RestartMaxDelaySmallerThanDelay_FailsNamingKeyAndValue()
+    {
+        var options = new WorkersOptions();
+        options.Restart.Delay = TimeSpan.FromSeconds(2);
+        options.Restart.MaxDelay = TimeSpan.FromSeconds(1);
+
+        var result = _validator.Validate(null, options);
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:Restart:MaxDelay", failure, StringComparison.Ordinal);
+        Assert.Contains("'00:00:01' was given", failure, StringComparison.Ordinal);
+        Assert.Contains("'00:00:02'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_RestartMaxDelayEqualToDelay_Succeeds()
+    {
+        var options = new WorkersOptions();
+        options.Restart.Delay = TimeSpan.FromSeconds(2);
+        options.Restart.MaxDelay = TimeSpan.FromSeconds(2);
+
+        Assert.True(_validator.Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public void Validate_RestartResetAfterZero_FailsNamingKeyAndValue()
+    {
+        var options = new WorkersOptions();
+        options.Restart.ResetAfter = TimeSpan.Zero;
+
+        var result = _validator.Validate(null, options);
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:Restart:ResetAfter", failure, StringComparison.Ordinal);
+        Assert.Contains("'00:00:00'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_RestartMaxFailuresZero_FailsNamingKeyAndValue()
+    {
+        var options = new WorkersOptions();
+        options.Restart.MaxFailures = 0;
+
+        var result = _validator.Validate(null, options);
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:Restart:MaxFailures", failure, StringComparison.Ordinal);
+        Assert.Contains("'0'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_RestartFailureWindowZero_FailsNamingKeyAndValue()
+    {
+        var options = new WorkersOptions();
+        options.Restart.FailureWindow = TimeSpan.Zero;
+
+        var result = _validator.Validate(null, options);
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:Restart:FailureWindow", failure, StringComparison.Ordinal);
+        Assert.Contains("'00:00:00'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_DefaultOptions_Succeeds()
+    {
+        Assert.True(_validator.Validate(null, new WorkersOptions()).Succeeded);
+    }
+
+    [Fact]
     public void Validate_NullOptions_ThrowsArgumentNullException()
     {
         Assert.Throws<ArgumentNullException>(() => _validator.Validate(null, null!));
