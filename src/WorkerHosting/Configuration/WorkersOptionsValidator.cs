@@ -11,6 +11,9 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
 {
     internal const int MaxCount = 1024;
 
+    /// <summary>Keeps MaxRequests plus its jitter far from overflowing.</summary>
+    internal const long MaxRequestLimit = 1_000_000_000_000;
+
     /// <summary>
     /// Keeps GracefulTimeout plus the shutdown margin within what a host's shutdown timer takes (about 49 days).
     /// </summary>
@@ -39,14 +42,14 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
             builder.AddError(Invalid(nameof(WorkersOptions.StartupTimeout), options.StartupTimeout, $"must be positive and at most {MaxGracefulTimeout}", "a duration such as '00:00:30'"));
         }
 
-        if (options.MaxRequests < 0)
+        if (options.MaxRequests is < 0 or > MaxRequestLimit)
         {
-            builder.AddError(Invalid(nameof(WorkersOptions.MaxRequests), options.MaxRequests, "must be 0 (off) or positive", "the number of requests a worker serves before it is replaced"));
+            builder.AddError(Invalid(nameof(WorkersOptions.MaxRequests), options.MaxRequests, $"must be 0 (off) or positive, and at most {MaxRequestLimit}", "the number of requests a worker serves before it is replaced"));
         }
 
-        if (options.MaxRequestsJitter < 0)
+        if (options.MaxRequestsJitter is < 0 or > MaxRequestLimit)
         {
-            builder.AddError(Invalid(nameof(WorkersOptions.MaxRequestsJitter), options.MaxRequestsJitter, "must be 0 or positive", "the most requests added at random to MaxRequests"));
+            builder.AddError(Invalid(nameof(WorkersOptions.MaxRequestsJitter), options.MaxRequestsJitter, $"must be 0 or positive, and at most {MaxRequestLimit}", "the most requests added at random to MaxRequests"));
         }
 
         var restart = options.Restart;
@@ -61,9 +64,9 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
             builder.AddError(Invalid(Restart + nameof(WorkerRestartOptions.MaxDelay), restart.MaxDelay, $"must be at least Workers:Restart:Delay ('{restart.Delay}') and at most {MaxGracefulTimeout}", "a duration such as '00:00:30'"));
         }
 
-        if (restart.ResetAfter <= TimeSpan.Zero)
+        if (restart.ResetAfter <= TimeSpan.Zero || restart.ResetAfter > MaxGracefulTimeout)
         {
-            builder.AddError(Invalid(Restart + nameof(WorkerRestartOptions.ResetAfter), restart.ResetAfter, "must be positive", "a duration such as '00:00:30'"));
+            builder.AddError(Invalid(Restart + nameof(WorkerRestartOptions.ResetAfter), restart.ResetAfter, $"must be positive and at most {MaxGracefulTimeout}", "a duration such as '00:00:30'"));
         }
 
         if (restart.MaxFailures < 1)

@@ -53,8 +53,8 @@ internal sealed partial class WorkerPool
         public static partial void Scaling(ILogger logger, int from, int to);
 
         [LoggerMessage(WorkersEventIds.Recycling, LogLevel.Information,
-            "Worker {WorkerSlot} (generation {Generation}) served {RequestsServed} requests (Workers:MaxRequests); replacing it.",
+            "Worker {WorkerSlot} (generation {Generation}) reached its limit of {RequestLimit} requests (Workers:MaxRequests); replacing it.",
             EventName = "Recycling")]
-        public static partial void Recycling(ILogger logger, int workerSlot, int generation, long requestsServed);
+        public static partial void Recycling(ILogger logger, int workerSlot, int generation, long requestLimit);
     }
 }

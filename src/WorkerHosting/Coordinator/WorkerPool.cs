@@ -533,7 +533,7 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
                 return;
             }
 
-            Log.Recycling(_lifetimeLogger, worker.Slot, worker.Generation, worker.Runtime.RequestsServed);
+            Log.Recycling(_lifetimeLogger, worker.Slot, worker.Generation, worker.Runtime.RequestLimit);
             await ReplaceAsync(slot, _stopping.Token).ConfigureAwait(false);
         }
         catch (WorkerFailedException e)

@@ -87,6 +87,9 @@ internal sealed partial class WorkerRuntime
 
     public long RequestsServed => Interlocked.Read(ref _requestsServed);
 
+    /// <summary>The requests this worker serves before it is replaced (MaxRequests plus its jitter); long.MaxValue for none.</summary>
+    public long RequestLimit => Volatile.Read(ref _requestLimit);
+
     public int ActiveRequests => Volatile.Read(ref _activeRequests);
 
     public int OpenConnections => Volatile.Read(ref _openConnections);

@@ -47,15 +47,15 @@ app.MapGet("/hang", async (HttpContext http) =>
 });
 
 // Lifecycle: the worker ends on its own (its app stops it, or a background service fails and stops its host).
-app.MapPost("/exit", (IHostApplicationLifetime lifetime) =>
+app.MapPost("/exit", (IHostApplicationLifetime lifetime, IWorkerContext worker) =>
 {
     lifetime.StopApplication();
-    return "stopping";
+    return worker.Id;
 });
-app.MapPost("/fail-background", () =>
+app.MapPost("/fail-background", (IWorkerContext worker) =>
 {
     FailOnDemand.Trigger.TrySetResult();
-    return "failing";
+    return worker.Id;
 });
 
 // The pool, from inside a worker.

@@ -273,6 +273,32 @@ public class WorkersOptionsValidatorTests
         Assert.Throws<ArgumentNullException>(() => _validator.Validate(null, null!));
     }
 
+    [Fact]
+    public void Validate_RestartResetAfterAboveOneDay_FailsNamingKeyAndValue()
+    {
+        // ResetAfter is a delay on the time provider: beyond ~49 days Task.Delay refuses it.
+        var options = new WorkersOptions();
+        options.Restart.ResetAfter = TimeSpan.FromDays(60);
+
+        var failure = Assert.Single(FailuresOf(_validator.Validate(null, options)));
+        Assert.Contains("Workers:Restart:ResetAfter", failure, StringComparison.Ordinal);
+        Assert.Contains("'60.00:00:00'", failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(nameof(WorkersOptions.MaxRequests))]
+    [InlineData(nameof(WorkersOptions.MaxRequestsJitter))]
+    public void Validate_MaxRequestsAboveLimit_FailsNamingKeyAndValue(string property)
+    {
+        // long.MaxValue would overflow MaxRequests + jitter.
+        var options = new WorkersOptions();
+        typeof(WorkersOptions).GetProperty(property)!.SetValue(options, long.MaxValue);
+
+        var failure = Assert.Single(FailuresOf(_validator.Validate(null, options)));
+        Assert.Contains($"Workers:{property}", failure, StringComparison.Ordinal);
+        Assert.Contains($"'{long.MaxValue}'", failure, StringComparison.Ordinal);
+    }
+
     private static List<string> FailuresOf(Microsoft.Extensions.Options.ValidateOptionsResult result)
     {
         Assert.True(result.Failed);

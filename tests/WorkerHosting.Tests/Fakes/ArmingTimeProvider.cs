@@ -3,8 +3,11 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace WorkerHosting.Tests.Fakes;
 
-/// <summary>A timer was armed to fire <paramref name="DueTime"/> after a moment no earlier than <paramref name="ArmedAt"/>.</summary>
-internal readonly record struct TimerArm(TimeSpan DueTime, DateTimeOffset ArmedAt);
+/// <summary>
+/// A timer was armed to fire <paramref name="DueTime"/> after a moment no earlier than <paramref name="ArmedAt"/>, then
+/// every <paramref name="Period"/> (infinite: once).
+/// </summary>
+internal readonly record struct TimerArm(TimeSpan DueTime, TimeSpan Period, DateTimeOffset ArmedAt);
 
 /// <summary>
 /// A <see cref="FakeTimeProvider"/> that reports every time one of its timers is armed (created with, or changed to,
@@ -27,7 +30,7 @@ internal sealed class ArmingTimeProvider : FakeTimeProvider
         var timer = new ArmingTimer(base.CreateTimer(callback, state, dueTime, period), this);
 
         // Reported once the timer exists, so whoever waits for it can advance the clock past it.
-        OnArmed(dueTime, armedAt);
+        OnArmed(dueTime, period, armedAt);
         return timer;
     }
 
@@ -38,7 +41,7 @@ internal sealed class ArmingTimeProvider : FakeTimeProvider
     public Task<TimerArm> NextArmAsync(TimeSpan? timeout = null)
         => _armed.Reader.ReadAsync().AsTask().WaitAsync(timeout ?? DefaultWaitTimeout);
 
-    private void OnArmed(TimeSpan dueTime, DateTimeOffset armedAt)
+    private void OnArmed(TimeSpan dueTime, TimeSpan period, DateTimeOffset armedAt)
     {
         if (dueTime == Timeout.InfiniteTimeSpan)
         {
@@ -46,7 +49,7 @@ internal sealed class ArmingTimeProvider : FakeTimeProvider
         }
 
         Interlocked.Increment(ref _armCount);
-        _armed.Writer.TryWrite(new TimerArm(dueTime, armedAt));
+        _armed.Writer.TryWrite(new TimerArm(dueTime, period, armedAt));
     }
 
     private sealed class ArmingTimer(ITimer inner, ArmingTimeProvider owner) : ITimer
@@ -56,7 +59,7 @@ internal sealed class ArmingTimeProvider : FakeTimeProvider
             // Read before the change, so the timer's deadline is at least ArmedAt + DueTime.
             var armedAt = owner.GetUtcNow();
             var changed = inner.Change(dueTime, period);
-            owner.OnArmed(dueTime, armedAt);
+            owner.OnArmed(dueTime, period, armedAt);
             return changed;
         }
 

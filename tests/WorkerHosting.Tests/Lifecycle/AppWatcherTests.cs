@@ -38,7 +38,9 @@ public sealed class AppWatcherTests : IDisposable
         Assert.Equal(0, Callbacks);
 
         await File.WriteAllBytesAsync(Path.Combine(_directory, "App.dll"), [1, 2, 3]);
-        await _time.NextArmedAsync(EventTimeout);
+        var arm = await _time.NextArmAsync(EventTimeout);
+        Assert.Equal(AppWatcher.QuietPeriod, arm.DueTime);
+        Assert.Equal(Timeout.InfiniteTimeSpan, arm.Period); // once, not every quiet period
 
         // Armed at the earliest now; any later event only pushes the deadline further.
         _time.Advance(AppWatcher.QuietPeriod - TimeSpan.FromMilliseconds(1));

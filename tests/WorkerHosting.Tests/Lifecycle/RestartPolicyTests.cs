@@ -38,6 +38,29 @@ public class RestartPolicyTests
     }
 
     [Fact]
+    public async Task ExecuteAsync_RepeatedFailures_DoublesTheDelayEachTime()
+    {
+        var time = new ArmingTimeProvider();
+        var pipeline = CreatePipeline(time, useJitter: false, delay: TimeSpan.FromMilliseconds(500));
+        var operation = new FlakyOperation(failures: 5);
+        var delays = new List<TimeSpan>();
+
+        var execution = pipeline.ExecuteAsync(operation.RunAsync, CancellationToken.None).AsTask();
+
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            await operation.WaitForAttemptAsync(attempt);
+            var delay = await time.NextArmedAsync();
+            delays.Add(delay);
+            time.Advance(delay);
+        }
+
+        await operation.WaitForAttemptAsync(6);
+        await execution.WaitAsync(WaitTimeout);
+        Assert.Equal([500, 1000, 2000, 4000, 8000], delays.Select(d => d.TotalMilliseconds));
+    }
+
+    [Fact]
     public async Task ExecuteAsync_DelaysGrowPastMaxDelay_CapsThemAtMaxDelay()
     {
         var time = new ArmingTimeProvider();
