@@ -99,4 +99,28 @@ public sealed class DrainTests
         Assert.Equal(1, app.CountLines(@"Worker 1 \(generation 1\) was unloaded\."));
         Assert.Equal(0, app.CountLines("load context is still alive"));
     }
+
+    [Fact]
+    public async Task MvcWorkersUnloadAfterAReloadOnceFrameworkCachesAreCleared()
+    {
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Mvc);
+        await using var _ = app;
+        using var client = Http.NewConnectionPerRequest(address);
+
+        // Views, JSON of app types, and model binding of an app type put app types in the framework's caches
+        // (TypeDescriptor, PropertyHelper, ParameterBindingMethodCache, System.Text.Json).
+        for (var i = 0; i < 4; i++)
+        {
+            await client.GetStringAsync("/");
+            await client.GetStringAsync("/api/products");
+            using var created = await client.PostAsync("/api/products", System.Net.Http.Json.JsonContent.Create(new { id = 3, name = "Cup", price = 2.5m }));
+        }
+
+        app.Signal(AppProcess.SigHup);
+        await app.WaitForOutputAsync("Reloaded 2 workers in");
+        await app.WaitForOutputCountAsync(@"Worker [01] \(generation 1\) was (unloaded\.|unloaded but its load context is still alive)", 2);
+
+        Assert.Equal(2, app.CountLines(@"Worker [01] \(generation 1\) was unloaded\."));
+        Assert.Equal(0, app.CountLines("load context is still alive"));
+    }
 }

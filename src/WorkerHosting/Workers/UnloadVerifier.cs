@@ -31,7 +31,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         await _oneAtATime.WaitAsync().ConfigureAwait(false);
         try
         {
-            MetadataUpdateHandlers.ClearCaches();
+            FrameworkCaches.Clear();
             for (var attempt = 0; attempt < CollectionAttempts && unloading.Any(u => u.Context.IsAlive); attempt++)
             {
                 CollectGarbage();
