@@ -12,7 +12,7 @@ for count in 1 2 4; do
   ready=(); all=(); rss=()
   for run in $(seq "$runs"); do
     log="$out/$count-$run.log"
-    dotnet "$app" --urls http://127.0.0.1:0 --Workers:Count="$count" --Logging:Console:FormatterOptions:SingleLine=true >"$log" 2>&1 &
+    dotnet "$app" --urls http://127.0.0.1:0 --Workers:Count="$count" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 200); do grep -q "workers are ready" "$log" && break; sleep 0.05; done
     url=$(grep -oP 'Now listening on: \K\S+' "$log" | head -1)
