@@ -37,7 +37,8 @@ public sealed class RollingReloadTests
         Assert.Equal([(0, 3), (1, 3)], workers.Select(w => (w.Slot, w.Generation)));
         Assert.All(workers, w => Assert.Equal(WorkerState.Ready, w.State));
 
-        // The replaced workers were drained and unloaded, one at a time.
+        // The replaced workers were drained and unloaded (verified in the background after each drain).
+        await app.WaitForOutputCountAsync(@"Worker [01] \(generation [12]\) was (unloaded\.|unloaded but its load context is still alive)", 4);
         Assert.Equal(4, app.CountLines(@"Worker [01] \(generation [12]\) was unloaded\."));
     }
 

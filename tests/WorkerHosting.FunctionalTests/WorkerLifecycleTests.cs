@@ -112,9 +112,10 @@ public sealed class WorkerLifecycleTests
         Assert.Equal([(0, WorkerState.Ready)], one.Select(w => (w.Slot, w.State)));
         Assert.Equal(0, app.CountLines("Scaling from 1 to"));
 
+        // Slots keep counting generations: slot 2 comes back as generation 2.
         using var scaled = await client.PostAsync("/scale?count=3", null);
         await app.WaitForOutputAsync("Scaling from 1 to 3 workers");
-        await app.WaitForOutputAsync(@"Worker 2 \(generation 1\) is ready");
+        await app.WaitForOutputAsync(@"Worker 2 \(generation 2\) is ready");
         var seen = new HashSet<int>();
         for (var i = 0; i < 9; i++)
         {

@@ -74,6 +74,9 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
             return;
         }
 
+        // Before any worker starts: a SIGHUP's default action would end the process.
+        RegisterSignals();
+
         var options = _options.Value;
         var started = _timeProvider.GetTimestamp();
         var addresses = string.Join(", ", _endpoints.Listeners.Select(l => l.LocalEndPoint));
@@ -92,7 +95,6 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         _endpoints.StartAccepting();
         Log.WorkersStarted(_lifetimeLogger, _pool.GetWorkers().Count(w => w.State == WorkerState.Ready), options.Count, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
 
-        RegisterSignals();
         _subscriptions.Add(ChangeToken.OnChange(_configuration.GetReloadToken, OnConfigurationChanged));
         if (options.Watch)
         {

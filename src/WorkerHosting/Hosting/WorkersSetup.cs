@@ -162,7 +162,10 @@ internal static class WorkersSetup
 
         // Last of the hosted services: started last (ready means everything started), stopped first.
         services.AddSingleton<IHostedService>(sp => new WorkerAgent(
-            runtime, sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<IOptions<HostOptions>>()));
+            runtime,
+            sp.GetRequiredService<IHostApplicationLifetime>(),
+            sp.GetRequiredService<IOptions<HostOptions>>(),
+            sp.GetService<IWebHostEnvironment>()));
 
         services.RemoveAll<IWorkerPool>();
         services.AddSingleton(runtime.Pool);

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -8,7 +10,11 @@ namespace WorkerHosting.Workers;
 /// host has started (the worker is ready), gives it the means to stop the host, and reports what a drain cut
 /// when the graceful timeout runs out.
 /// </summary>
-internal sealed class WorkerAgent(WorkerRuntime runtime, IHostApplicationLifetime lifetime, IOptions<HostOptions> hostOptions) : IHostedLifecycleService
+internal sealed class WorkerAgent(
+    WorkerRuntime runtime,
+    IHostApplicationLifetime lifetime,
+    IOptions<HostOptions> hostOptions,
+    IWebHostEnvironment? webHostEnvironment) : IHostedLifecycleService
 {
     private CancellationTokenRegistration _drainDeadline;
 
@@ -49,6 +55,32 @@ internal sealed class WorkerAgent(WorkerRuntime runtime, IHostApplicationLifetim
     public Task StoppedAsync(CancellationToken cancellationToken)
     {
         _drainDeadline.Dispose();
+
+        // Nothing disposes the web root's file provider when a host stops; its file watcher (asp-append-version and
+        // static files watch wwwroot) would keep a thread, and with it this worker's code, alive after unloading.
+        if (webHostEnvironment is not null)
+        {
+            DisposeFileProvider(webHostEnvironment.WebRootFileProvider);
+            DisposeFileProvider(webHostEnvironment.ContentRootFileProvider);
+        }
+
         return Task.CompletedTask;
+    }
+
+    private static void DisposeFileProvider(IFileProvider? provider)
+    {
+        switch (provider)
+        {
+            case CompositeFileProvider composite:
+                foreach (var inner in composite.FileProviders)
+                {
+                    DisposeFileProvider(inner);
+                }
+
+                break;
+            case IDisposable disposable:
+                disposable.Dispose();
+                break;
+        }
     }
 }
