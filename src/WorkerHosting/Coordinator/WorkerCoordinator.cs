@@ -92,9 +92,6 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
             throw;
         }
 
-        _endpoints.StartAccepting();
-        Log.WorkersStarted(_lifetimeLogger, _pool.GetWorkers().Count(w => w.State == WorkerState.Ready), options.Count, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
-
         _subscriptions.Add(ChangeToken.OnChange(_configuration.GetReloadToken, OnConfigurationChanged));
         if (options.Watch)
         {
@@ -105,6 +102,9 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
                 _ = _pool.ReloadAsync(CancellationToken.None);
             }));
         }
+
+        _endpoints.StartAccepting();
+        Log.WorkersStarted(_lifetimeLogger, _pool.GetWorkers().Count(w => w.State == WorkerState.Ready), options.Count, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
     }
 
     /// <summary>Stops accepting connections: what is already queued is handed to the workers, new ones are refused.</summary>
