@@ -27,6 +27,9 @@ internal sealed partial class AppProcess : IAsyncDisposable
 
     private AppProcess(Process process) => _process = process;
 
+    /// <summary>Whether GNU env (coreutils 8.31 or later) can reset ignored signals for the app.</summary>
+    private static bool ResetSignals { get; } = OperatingSystem.IsLinux() && CanResetSignals();
+
     public int Id => _process.Id;
 
     public bool HasExited => _process.HasExited;
@@ -48,7 +51,9 @@ internal sealed partial class AppProcess : IAsyncDisposable
     /// <summary>Runs an app from a given file (for example a copy deployed to a temporary folder).</summary>
     public static AppProcess StartAssembly(string assemblyPath, string workingDirectory, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var startInfo = new ProcessStartInfo("dotnet")
+        // A test run started in the background (or by a runner that ignores SIGINT) passes "ignore SIGINT and SIGQUIT"
+        // on to its children, and .NET respects it. GNU env resets them, so the app sees signals as a user's app does.
+        var startInfo = new ProcessStartInfo(ResetSignals ? "env" : "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -57,6 +62,12 @@ internal sealed partial class AppProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        if (ResetSignals)
+        {
+            startInfo.ArgumentList.Add("--default-signal=INT,QUIT");
+            startInfo.ArgumentList.Add("dotnet");
+        }
+
         startInfo.ArgumentList.Add(assemblyPath);
         foreach (var arg in args ?? [])
         {
@@ -256,6 +267,20 @@ internal sealed partial class AppProcess : IAsyncDisposable
         foreach (var observer in observers)
         {
             observer();
+        }
+    }
+
+    private static bool CanResetSignals()
+    {
+        try
+        {
+            using var probe = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", "true"]) { RedirectStandardError = true });
+            probe!.WaitForExit();
+            return probe.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
         }
     }
 
