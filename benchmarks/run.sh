@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One command for the load benchmark: installs what it needs (Debian packages), builds the bench app in Release,
+# and runs benchmarks/load.py. Arguments go to load.py (--rounds, --duration, --no-gunicorn).
+# Results: benchmarks/results/<time>/ (results.md, results.json, chart.png).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+/usr/bin/python3 -c 'import gunicorn, uvicorn' 2>/dev/null || missing+=(python3-gunicorn python3-uvicorn)
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || missing+=(python3-matplotlib)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! { $sudo apt-get install -y "${missing[@]}" >/dev/null 2>&1 || { $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y "${missing[@]}" >/dev/null 2>&1; }; }; then
+    echo "could not install ${missing[*]} (no apt, or no permission): what is missing is skipped" >&2
+  fi
+fi
+command -v wrk >/dev/null || { echo "wrk is required" >&2; exit 1; }
+
+dotnet build benchmarks/BenchApp -c Release -v q -nologo
+exec /usr/bin/python3 benchmarks/load.py "$@"
