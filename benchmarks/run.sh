@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One command for the load benchmark: installs what it needs (Debian packages), builds the bench app in Release,
-# and runs benchmarks/load.py. Arguments go to load.py (--rounds, --duration, --no-gunicorn).
-# Results: benchmarks/results/<time>/ (results.md, results.json, chart.png).
+# One command for the benchmarks: installs what they need (Debian packages), builds the bench app in Release, and
+# runs benchmarks/load.py (arguments: --rounds, --duration, --no-gunicorn) or, with --lifecycle first,
+# benchmarks/lifecycle.py (arguments: --reloads, --duration).
+# Results: benchmarks/results/<time>/ (results.md, results.json, chart.png) and benchmarks/results/lifecycle-<time>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +21,8 @@ fi
 command -v wrk >/dev/null || { echo "wrk is required" >&2; exit 1; }
 
 dotnet build benchmarks/BenchApp -c Release -v q -nologo
+if [ "${1:-}" = "--lifecycle" ]; then
+  shift
+  exec /usr/bin/python3 benchmarks/lifecycle.py "$@"
+fi
 exec /usr/bin/python3 benchmarks/load.py "$@"

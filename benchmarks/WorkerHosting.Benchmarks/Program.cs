@@ -1,3 +1,5 @@
-// Placeholder: the load and lifecycle benchmarks (plain Kestrel vs UseWorkers(1/2/4) vs gunicorn+uvicorn, with wrk)
-// come with the performance issue. See benchmarks/README.md.
-Console.WriteLine("No benchmarks yet: see benchmarks/README.md.");
+using BenchmarkDotNet.Running;
+
+// In-process lifecycle benchmarks (worker boot, drain and stop, one-worker reload). The load benchmark and the
+// process-level lifecycle benchmark are benchmarks/run.sh; see benchmarks/README.md.
+BenchmarkSwitcher.FromAssembly(typeof(WorkerLifecycleBenchmarks).Assembly).Run(args);

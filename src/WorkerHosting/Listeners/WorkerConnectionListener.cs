@@ -31,9 +31,33 @@ internal sealed class WorkerConnectionListener : IConnectionListener
 
     public int QueuedCount => _queue.Reader.Count;
 
-    public bool TryHandOff(Socket socket) => _queue.Writer.TryWrite(socket);
+    /// <summary>
+    /// Queues a connection for this worker. It counts as awaiting its first request from this moment (counted before
+    /// it is queued, so the worker's server can never serve it before it is counted).
+    /// </summary>
+    public bool TryHandOff(Socket socket)
+    {
+        _runtime.OnHandOff();
+        if (_queue.Writer.TryWrite(socket))
+        {
+            return true;
+        }
 
-    public bool TryTakeQueued([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Socket? socket) => _queue.Reader.TryRead(out socket);
+        _runtime.OnHandOffWithdrawn();
+        return false;
+    }
+
+    /// <summary>Takes back a connection the worker's server has not accepted yet, to give it to another worker.</summary>
+    public bool TryTakeQueued([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Socket? socket)
+    {
+        if (_queue.Reader.TryRead(out socket))
+        {
+            _runtime.OnHandOffWithdrawn();
+            return true;
+        }
+
+        return false;
+    }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
     {
@@ -58,7 +82,7 @@ internal sealed class WorkerConnectionListener : IConnectionListener
         _queue.Writer.TryComplete();
 
         // Anything that raced in before the queue closed goes to another worker.
-        while (_queue.Reader.TryRead(out var socket))
+        while (TryTakeQueued(out var socket))
         {
             Shared.Dispatch(socket);
         }
@@ -77,7 +101,7 @@ internal sealed class WorkerConnectionListener : IConnectionListener
         }
 
         var connection = _runtime.ConnectionFactory.Create(socket);
-        var tracker = _runtime.OnConnectionHandedOff();
+        var tracker = _runtime.OnConnectionAccepted();
         connection.Items[ConnectionTracker.ItemKey] = tracker;
         connection.ConnectionClosed.UnsafeRegister(static state => ((ConnectionTracker)state!).OnClosed(), tracker);
         return connection;

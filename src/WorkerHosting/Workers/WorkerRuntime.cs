@@ -238,31 +238,18 @@ internal sealed partial class WorkerRuntime
         return true;
     }
 
-    private bool HandoffsSettled()
-    {
-        if (AwaitingFirstRequest > 0)
-        {
-            return false;
-        }
+    private bool HandoffsSettled() => AwaitingFirstRequest == 0;
 
-        lock (_listenersLock)
-        {
-            foreach (var listener in _listeners)
-            {
-                if (listener.QueuedCount > 0)
-                {
-                    return false;
-                }
-            }
-        }
+    /// <summary>A connection was queued for this worker: it awaits its first request until the worker begins one on it.</summary>
+    public void OnHandOff() => Interlocked.Increment(ref _awaitingFirstRequest);
 
-        return true;
-    }
+    /// <summary>A queued connection was taken back (to go to another worker) before the worker accepted it.</summary>
+    public void OnHandOffWithdrawn() => Interlocked.Decrement(ref _awaitingFirstRequest);
 
-    public ConnectionTracker OnConnectionHandedOff()
+    /// <summary>The worker's server accepted a queued connection; its first request (or its close) ends the wait.</summary>
+    public ConnectionTracker OnConnectionAccepted()
     {
         Interlocked.Increment(ref _openConnections);
-        Interlocked.Increment(ref _awaitingFirstRequest);
         return new ConnectionTracker(this);
     }
 

@@ -1,0 +1,23 @@
+/// <summary>
+/// The bench app: the same app served by plain Kestrel (Bench:Workers=0) or by UseWorkers(n); only that line differs.
+/// Public so the in-process benchmarks (WorkerHosting.Benchmarks) build the very same host.
+/// </summary>
+public static class BenchHost
+{
+    public static WebApplication Create(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var workers = builder.Configuration.GetValue("Bench:Workers", 0);
+        if (workers > 0)
+        {
+            builder.UseWorkers(workers);
+        }
+
+        var app = builder.Build();
+        app.MapGet("/plaintext", () => "Hello, World!");
+        app.MapGet("/json", () => new Message("Hello, World!"));
+        return app;
+    }
+}
+
+internal sealed record Message(string message);
