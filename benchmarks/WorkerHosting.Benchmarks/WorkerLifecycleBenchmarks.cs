@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using WorkerHosting;
 
+namespace WorkerHosting.Benchmarks;
+
 /// <summary>
 /// A real coordinator (BenchApp with one worker, Kestrel on 127.0.0.1 port 0) in the benchmark process; each
 /// operation goes through the public <see cref="IWorkerPool"/>. One operation per iteration (Monitoring strategy):

@@ -84,7 +84,7 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
 
         try
         {
-            await _pool.StartAsync(CreateWorkerArgs(), cancellationToken).ConfigureAwait(false);
+            await _pool.StartAsync(_application.Args, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidOperationException)
         {
@@ -227,11 +227,4 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
             _ = _pool.ScaleAsync(next.Count, CancellationToken.None);
         }
     }
-
-    /// <summary>
-    /// The coordinator's command line, for every worker's entry point, with configuration file watching turned off
-    /// (N hosts each watching the same files exhaust the system's inotify instances; the coordinator watches).
-    /// </summary>
-    private static string[] CreateWorkerArgs()
-        => [.. Environment.GetCommandLineArgs().Skip(1), "--hostBuilder:reloadConfigOnChange=false"];
 }

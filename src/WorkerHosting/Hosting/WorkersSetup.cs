@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -53,8 +54,12 @@ internal static class WorkersSetup
             return;
         }
 
-        if (hostBuilder.Properties.ContainsKey(_stateKey))
+        if (hostBuilder.Properties.TryGetValue(_stateKey, out var state))
         {
+            // Workers run Main with the arguments the app gave its builder, which need not be the process's command
+            // line (an app started from code, a test, a benchmark): they are the command-line configuration source's.
+            hostBuilder.ConfigureAppConfiguration((_, configuration) =>
+                ((WorkersSetupState)state).Args = configuration.Sources.OfType<CommandLineConfigurationSource>().LastOrDefault()?.Args.ToArray() ?? []);
             hostBuilder.ConfigureServices((_, services) => OverrideCoordinatorServices(services));
         }
     }
@@ -106,7 +111,7 @@ internal static class WorkersSetup
         });
 
         // Resolved when the coordinator starts workers, so an app without an entry point fails there, not here.
-        services.TryAddSingleton(_ => new WorkerApplication(state.Application));
+        services.TryAddSingleton(_ => new WorkerApplication(state.Application, state.Args));
         services.TryAddSingleton<SharedEndpoints>();
         services.TryAddSingleton<CoordinatorMode>();
         services.TryAddSingleton(sp => new WorkerPool(
@@ -180,6 +185,9 @@ internal static class WorkersSetup
     private sealed class WorkersSetupState(Assembly application)
     {
         public Assembly Application { get; } = application;
+
+        /// <summary>The arguments the app's builder was given (its command-line configuration), captured as it builds.</summary>
+        public IReadOnlyList<string> Args { get; set; } = [];
 
         public List<Action<WorkersOptions>> Configure { get; } = [];
     }

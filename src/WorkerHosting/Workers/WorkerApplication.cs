@@ -8,7 +8,7 @@ namespace WorkerHosting.Workers;
 /// </summary>
 internal sealed class WorkerApplication
 {
-    public WorkerApplication(Assembly assembly)
+    public WorkerApplication(Assembly assembly, IReadOnlyList<string> args)
     {
         ArgumentNullException.ThrowIfNull(assembly);
 
@@ -26,7 +26,14 @@ internal sealed class WorkerApplication
 
         AssemblyName = assembly.GetName();
         AssemblyPath = assembly.Location;
+
+        // Configuration file watching is off in workers: N hosts each watching the same files exhaust the system's
+        // inotify instances, and the coordinator watches.
+        Args = [.. args, "--hostBuilder:reloadConfigOnChange=false"];
     }
+
+    /// <summary>The arguments every worker's entry point gets: those the app gave its builder, plus WorkerHosting's.</summary>
+    public string[] Args { get; }
 
     public AssemblyName AssemblyName { get; }
 

@@ -59,4 +59,27 @@ public class WorkersSetupTests
         Assert.IsType<RecordingHostedService>(hostedService);
         Assert.Null(host.Services.GetService<IWorkerContext>());
     }
+
+    [Fact]
+    public void Build_BuilderGivenArgs_WorkersGetThoseArgsNotTheProcessCommandLine()
+    {
+        // An app started from code (a test, a benchmark) gives its builder arguments the process never had.
+        var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0", "--Custom:Key=value"]);
+        builder.UseWorkers(2);
+        using var app = builder.Build();
+
+        var application = app.Services.GetRequiredService<WorkerHosting.Workers.WorkerApplication>();
+
+        Assert.Equal(["--urls", "http://127.0.0.1:0", "--Custom:Key=value", "--hostBuilder:reloadConfigOnChange=false"], application.Args);
+    }
+
+    [Fact]
+    public void Build_HostBuilderGivenArgs_WorkersGetThoseArgs()
+    {
+        using var host = Host.CreateDefaultBuilder(["--Custom:Key=value"]).UseWorkers(2).Build();
+
+        var application = host.Services.GetRequiredService<WorkerHosting.Workers.WorkerApplication>();
+
+        Assert.Equal(["--Custom:Key=value", "--hostBuilder:reloadConfigOnChange=false"], application.Args);
+    }
 }
