@@ -131,8 +131,11 @@ def main():
         app.reload()
         time.sleep(1)
         rss_first = app.rss_mb()
-        for _ in range(args.reloads - 1):
+        trend = []
+        for number in range(2, args.reloads + 1):
             app.reload()
+            if number % 10 == 0:
+                trend.append((number, app.rss_mb()))
         time.sleep(1)
         rss_last = app.rss_mb()
         leaked = app.count(r"still alive")
@@ -153,7 +156,8 @@ def main():
             f"{steady['p99']:.2f} | {during['p99']:.2f} | {during['p99'] / steady['p99']:.2f} | {median(boots):.0f} | "
             f"{median(unloads) if unloads else float('nan'):.0f} | {leaked} |")
     lines += ["", f"RSS with 4 workers after the first reload: {rss_first:.1f} MB; after {args.reloads} reloads: "
-              f"{rss_last:.1f} MB ({(rss_last / rss_first - 1) * 100:+.1f}%); load contexts still alive: {leaked}."]
+              f"{rss_last:.1f} MB ({(rss_last / rss_first - 1) * 100:+.1f}%); load contexts still alive: {leaked}.",
+              "RSS along the way (reloads: MB): " + ", ".join(f"{n}: {mb:.1f}" for n, mb in trend) + "."]
     markdown = "\n".join(lines) + "\n"
 
     out = os.path.join(ROOT, "benchmarks", "results", "lifecycle-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
