@@ -16,6 +16,9 @@ public static class BenchHost
         var app = builder.Build();
         app.MapGet("/plaintext", () => "Hello, World!");
         app.MapGet("/json", () => new Message("Hello, World!"));
+
+        // JSON of a framework type: its serialization code is shared by all workers (compare with /json).
+        app.MapGet("/json-framework", () => new Dictionary<string, string> { ["message"] = "Hello, World!" });
         return app;
     }
 }
