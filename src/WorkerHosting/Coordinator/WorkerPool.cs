@@ -85,8 +85,6 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
         }
     }
 
-    public int LeakedLoadContexts => _unloadVerifier.Leaked;
-
     /// <summary>
     /// Boots the configured number of workers at once. Throws if none could start; slots whose worker failed go to
     /// the restart pipeline.

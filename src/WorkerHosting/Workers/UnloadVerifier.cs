@@ -16,11 +16,6 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     private static readonly TimeSpan _betweenCollections = TimeSpan.FromMilliseconds(10);
 
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
-    private int _leaked;
-
-    /// <summary>How many unloaded workers' load contexts are still alive.</summary>
-    public int Leaked => Volatile.Read(ref _leaked);
-
     public async Task<bool> VerifyAsync(IReadOnlyList<(int Slot, int Generation, WeakReference Context)> unloading)
     {
         if (unloading.Count == 0)
@@ -51,7 +46,6 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
             if (context.IsAlive)
             {
                 allCollected = false;
-                Interlocked.Increment(ref _leaked);
                 Log.WorkerUnloadLeaked(logger, slot, generation);
             }
             else

@@ -225,7 +225,7 @@ internal sealed partial class WorkerRuntime
     public async Task<bool> WaitForHandoffsAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var started = _timeProvider.GetTimestamp();
-        while (!HandoffsSettled())
+        while (AwaitingFirstRequest != 0)
         {
             if (_timeProvider.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested)
             {
@@ -237,8 +237,6 @@ internal sealed partial class WorkerRuntime
 
         return true;
     }
-
-    private bool HandoffsSettled() => AwaitingFirstRequest == 0;
 
     /// <summary>A connection was queued for this worker: it awaits its first request until the worker begins one on it.</summary>
     public void OnHandOff() => Interlocked.Increment(ref _awaitingFirstRequest);
