@@ -23,7 +23,7 @@ TIMESTAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) ")
 class App:
     """BenchApp with workers, its log read line by line (timestamps in milliseconds)."""
 
-    def __init__(self, workers):
+    def __init__(self, workers, env=None):
         self.port = free_port()
         self.lines = []
         self.changed = threading.Condition()
@@ -33,7 +33,7 @@ class App:
              "--Logging:Console:FormatterName=simple", "--Logging:Console:FormatterOptions:SingleLine=true",
              "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff "],
             cwd=os.path.dirname(BENCH_APP), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
+            start_new_session=True, env={**os.environ, **(env or {})})
         threading.Thread(target=self._read, daemon=True).start()
         wait_for_port(self.port, self.process)
         self.wait_for(r"workers are ready", 1)
@@ -92,9 +92,28 @@ def unload_times(app):
     return times
 
 
+def compiled_by_kind(lines):
+    """Counts the runtime's "JIT compiled <method> [tier ...]" lines: the bench app's own methods, dynamic methods
+    (emitted at run time), and the rest (shared framework and WorkerHosting code, compiled in the default context)."""
+    kinds = {"shared": 0, "app": 0, "dynamic": 0}
+    for line in lines:
+        if "JIT compiled " not in line:
+            continue
+        method = line.split("JIT compiled ", 1)[1]
+        if method.startswith("(dynamicClass)"):
+            kinds["dynamic"] += 1
+        elif re.match(r"(Program|BenchHost|Message)\b", method):
+            kinds["app"] += 1
+        else:
+            kinds["shared"] += 1
+    return kinds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reloads", type=int, default=50)
+    parser.add_argument("--reloads", type=int, default=50, help="the reload count the RSS target is read at")
+    parser.add_argument("--rss-reloads", type=int, default=150, help="reloads in the RSS run (shows whether it levels off)")
+    parser.add_argument("--window", type=int, default=10, help="reloads between RSS samples")
     parser.add_argument("--duration", type=int, default=10, help="seconds of load, steady and while reloading")
     args = parser.parse_args()
     rows = []
@@ -125,19 +144,29 @@ def main():
         finally:
             app.stop()
 
-    # RSS after many reloads (4 workers).
-    app = App(4)
+    # RSS after many reloads (4 workers), and what the JIT compiled along the way: the runtime writes one line per
+    # method it compiles (DOTNET_JitStdOutFile + DOTNET_JitDisasmSummary), so each window shows how much shared
+    # framework code was still tiering up (growth that levels off) next to the app's own code (the same every window).
+    out = os.path.join(ROOT, "benchmarks", "results", "lifecycle-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(out, exist_ok=True)
+    jit_log = os.path.join(out, "jit.txt")
+    app = App(4, {"DOTNET_JitStdOutFile": jit_log, "DOTNET_JitDisasmSummary": "1"})
     try:
         app.reload()
         time.sleep(1)
         rss_first = app.rss_mb()
         trend = []
-        for number in range(2, args.reloads + 1):
+        jit_read = os.path.getsize(jit_log)
+        for number in range(2, args.rss_reloads + 1):
             app.reload()
-            if number % 10 == 0:
-                trend.append((number, app.rss_mb()))
-        time.sleep(1)
-        rss_last = app.rss_mb()
+            if number % args.window == 0:
+                time.sleep(1)  # let the runtime's background tier-up of the window finish
+                with open(jit_log, "rb") as log:
+                    log.seek(jit_read)
+                    written = log.read()
+                jit_read += len(written)
+                compiled = written.decode(errors="replace").splitlines()
+                trend.append((number, app.rss_mb(), compiled_by_kind(compiled)))
         leaked = app.count(r"still alive")
     finally:
         app.stop()
@@ -155,13 +184,20 @@ def main():
             f"{steady['rps'] * args.duration:,.0f} / {during['rps'] * args.duration:,.0f} | {during['errors']} | "
             f"{steady['p99']:.2f} | {during['p99']:.2f} | {during['p99'] / steady['p99']:.2f} | {median(boots):.0f} | "
             f"{median(unloads) if unloads else float('nan'):.0f} | {leaked} |")
-    lines += ["", f"RSS with 4 workers after the first reload: {rss_first:.1f} MB; after {args.reloads} reloads: "
-              f"{rss_last:.1f} MB ({(rss_last / rss_first - 1) * 100:+.1f}%); load contexts still alive: {leaked}.",
-              "RSS along the way (reloads: MB): " + ", ".join(f"{n}: {mb:.1f}" for n, mb in trend) + "."]
+    rss = {number: mb for number, mb, _ in trend}
+    at = min(rss, key=lambda n: abs(n - args.reloads))
+    last = max(rss)
+    before_last = min(rss, key=lambda n: abs(n - (last - args.reloads)))
+    lines += ["", f"RSS with 4 workers (1 s after a reload) after the first reload: {rss_first:.1f} MB; after {at} reloads: "
+              f"{rss[at]:.1f} MB ({(rss[at] / rss_first - 1) * 100:+.1f}%); after {last}: {rss[last]:.1f} MB "
+              f"({(rss[last] / rss_first - 1) * 100:+.1f}%). Over the last {last - before_last} reloads: "
+              f"{(rss[last] / rss[before_last] - 1) * 100:+.1f}% (a leak keeps growing here; warm-up levels off). "
+              f"Load contexts still alive: {leaked}.", "",
+              f"| reloads | RSS MB | methods compiled in the window: shared framework and library | app (per worker boot) | "
+              f"dynamic methods |", "|---|---|---|---|---|"]
+    lines += [f"| {number} | {mb:.1f} | {kinds['shared']} | {kinds['app']} | {kinds['dynamic']} |" for number, mb, kinds in trend]
     markdown = "\n".join(lines) + "\n"
 
-    out = os.path.join(ROOT, "benchmarks", "results", "lifecycle-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(markdown)
     print(markdown)

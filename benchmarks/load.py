@@ -134,10 +134,16 @@ def main():
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up load per endpoint per server start")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--no-gunicorn", action="store_true")
+    parser.add_argument("--workers", default="1,2,4", help="worker counts to measure besides plain Kestrel, e.g. 4")
+    parser.add_argument("--scenario", action="append", default=[],
+                        help="only the scenarios whose name contains this (repeatable), e.g. 'json keep-alive'")
     args = parser.parse_args()
+    args.scenarios = [s for s in SCENARIOS if not args.scenario or any(f in s[0] for f in args.scenario)]
+    if not args.scenarios:
+        parser.error(f"no scenario matches {args.scenario}; scenarios: {', '.join(s[0] for s in SCENARIOS)}")
 
-    servers = [Server("plain Kestrel", workers=0), Server("UseWorkers(1)", workers=1),
-               Server("UseWorkers(2)", workers=2), Server("UseWorkers(4)", workers=4)]
+    servers = [Server("plain Kestrel", workers=0)]
+    servers += [Server(f"UseWorkers({n})", workers=n) for n in sorted({int(n) for n in args.workers.split(",") if n.strip()})]
     if not args.no_gunicorn:
         if subprocess.run([DEBIAN_PYTHON, "-c", "import gunicorn, uvicorn"], capture_output=True).returncode == 0:
             servers.append(Server("gunicorn+uvicorn -w 2", gunicorn=True))
@@ -145,7 +151,7 @@ def main():
             print("gunicorn or uvicorn is not installed for Debian's python3 (apt-get install python3-gunicorn "
                   "python3-uvicorn): the peer is skipped.", file=sys.stderr)
 
-    results = {s.name: {name: [] for name, _, _ in SCENARIOS} for s in servers}
+    results = {s.name: {name: [] for name, _, _ in args.scenarios} for s in servers}
     rss = {s.name: [] for s in servers}
     for round_number in range(1, args.rounds + 1):
         # Interleaved: every server once per round, in an order that rotates, so drift hits all alike.
@@ -154,9 +160,9 @@ def main():
             server.start()
             try:
                 # Warm both endpoints (JIT tiering) before measuring.
-                for path in ("/plaintext", "/json"):
+                for path in sorted({path for _, path, _ in args.scenarios}):
                     run_wrk(server.port, path, False, args.warmup, args.connections)
-                for name, path, close in SCENARIOS:
+                for name, path, close in args.scenarios:
                     result = run_wrk(server.port, path, close, args.duration, args.connections)
                     results[server.name][name].append(result)
                     print(f"round {round_number} {server.name:24} {name:26} {result['rps']:10.0f} req/s "
@@ -166,16 +172,22 @@ def main():
             finally:
                 server.stop()
 
+    # Ratios are paired by round (each server against plain Kestrel of the same round), so drift between rounds cancels;
+    # their median is the figure, their range shows how much this machine moves from one round to the next.
     summary = {}
     for server in servers:
         summary[server.name] = {"peak_rss_mb": median(rss[server.name]), "scenarios": {}}
-        for name, _, _ in SCENARIOS:
-            runs = results[server.name][name]
+        for name, _, _ in args.scenarios:
+            runs, base = results[server.name][name], results["plain Kestrel"][name]
+            ratios = [r["rps"] / b["rps"] for r, b in zip(runs, base)]
+            p99_ratios = [r["p99"] / b["p99"] for r, b in zip(runs, base)]
             summary[server.name]["scenarios"][name] = {
                 "rps": median([r["rps"] for r in runs]),
                 "p50": median([r["p50"] for r in runs]),
                 "p99": median([r["p99"] for r in runs]),
                 "errors": sum(r["errors"] for r in runs),
+                "ratio": median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+                "p99_ratio": median(p99_ratios),
             }
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -190,7 +202,7 @@ def main():
         f.write(markdown)
     print()
     print(markdown)
-    chart = render_chart(summary, servers, os.path.join(out, "chart.png"))
+    chart = render_chart(summary, servers, args.scenarios, os.path.join(out, "chart.png"))
     print(f"Written to {out}" + ("" if chart else " (no chart: python3-matplotlib is not installed)"))
 
 
@@ -200,16 +212,18 @@ def render_markdown(summary, servers, args):
     lines = [
         f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}; "
         f"wrk -t2 -c{args.connections}, {args.duration} s per scenario, medians of {args.rounds} interleaved rounds; "
-        "client and server share the machine.",
+        "client and server share the machine. × plain: the median over rounds of the ratio to plain Kestrel measured in "
+        "the same round, with its lowest and highest round.",
         "",
-        "| server | scenario | req/s | × plain | p50 ms | p99 ms | p99 × plain | errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| server | scenario | req/s | × plain | rounds' range | p50 ms | p99 ms | p99 × plain | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for server in servers:
-        for name, _, _ in SCENARIOS:
-            s, b = summary[server.name]["scenarios"][name], base["scenarios"][name]
-            lines.append(f"| {server.name} | {name} | {s['rps']:,.0f} | {s['rps'] / b['rps']:.2f} | {s['p50']:.2f} | "
-                         f"{s['p99']:.2f} | {s['p99'] / b['p99']:.2f} | {s['errors']} |")
+        for name, _, _ in args.scenarios:
+            s = summary[server.name]["scenarios"][name]
+            lines.append(f"| {server.name} | {name} | {s['rps']:,.0f} | {s['ratio']:.2f} | "
+                         f"{s['ratio_min']:.2f}–{s['ratio_max']:.2f} | {s['p50']:.2f} | {s['p99']:.2f} | "
+                         f"{s['p99_ratio']:.2f} | {s['errors']} |")
     lines += ["", "| server | peak RSS MB | × plain |", "|---|---|---|"]
     for server in servers:
         r = summary[server.name]["peak_rss_mb"]
@@ -217,18 +231,18 @@ def render_markdown(summary, servers, args):
     if all(n in summary for n in ("UseWorkers(1)", "UseWorkers(4)")):
         lines += ["", "Throughput from 1 to 4 workers (UseWorkers(4) ÷ UseWorkers(1)): " + ", ".join(
             f"{name} {summary['UseWorkers(4)']['scenarios'][name]['rps'] / summary['UseWorkers(1)']['scenarios'][name]['rps']:.2f}"
-            for name, _, _ in SCENARIOS) + "."]
+            for name, _, _ in args.scenarios) + "."]
     return "\n".join(lines) + "\n"
 
 
-def render_chart(summary, servers, path):
+def render_chart(summary, servers, scenarios, path):
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    names = [name for name, _, _ in SCENARIOS]
+    names = [name for name, _, _ in scenarios]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 8))
     width = 0.8 / len(servers)
     for i, server in enumerate(servers):
