@@ -1,4 +1,3 @@
-using System.Reflection;
 using WorkerHosting.Workers;
 
 namespace WorkerHosting.Tests.Workers;
