@@ -216,7 +216,6 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
     public void Dispose()
     {
         _connectionFactory?.Dispose();
-        _unloadVerifier.Dispose();
         _stopping.Dispose();
         _gate.Dispose();
     }

@@ -8,40 +8,137 @@ namespace WorkerHosting.Workers;
 /// Confirms that an unloaded worker's load context is collected within a bounded number of garbage collections, and
 /// reports the ones that stay alive (something outside the worker still references its code).
 /// </summary>
-internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger logger, TimeProvider timeProvider) : IDisposable
+/// <remarks>
+/// Workers that exit close together (a rolling reload replaces them one after another, a stop ends them all) are
+/// verified together: the verifier waits until no worker has exited for <see cref="Quiet"/> (at most
+/// <see cref="MaxBatchDelay"/>), then clears the framework's caches once and runs one series of full collections for
+/// all of them. Full collections stop every live worker's threads; measured under load, verifying each worker on its
+/// own was most of what back-to-back reloads cost in p99 latency and in requests served.
+/// </remarks>
+internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger logger, TimeProvider timeProvider)
 {
-    /// <summary>Bounds the collections spent on one verification.</summary>
+    /// <summary>Bounds the collections spent on one batch.</summary>
     internal const int CollectionAttempts = 10;
+
+    /// <summary>How long no other worker must have exited before a batch is verified.</summary>
+    internal static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest a worker waits for its batch to close while others keep exiting.</summary>
+    internal static readonly TimeSpan MaxBatchDelay = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan _betweenCollections = TimeSpan.FromMilliseconds(10);
 
-    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
-    public async Task<bool> VerifyAsync(IReadOnlyList<(int Slot, int Generation, WeakReference Context)> unloading)
+    private readonly Lock _lock = new();
+    private List<Request> _pending = [];
+    private long _lastArrival;
+    private bool _running;
+
+    /// <summary>
+    /// Verifies the given load contexts (with the next batch) and completes with whether all of them were collected.
+    /// </summary>
+    public Task<bool> VerifyAsync(IReadOnlyList<(int Slot, int Generation, WeakReference Context)> unloading)
     {
         if (unloading.Count == 0)
         {
-            return true;
+            return Task.FromResult(true);
         }
 
-        await _oneAtATime.WaitAsync().ConfigureAwait(false);
-        try
+        var request = new Request(unloading, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        bool start;
+        lock (_lock)
         {
-            FrameworkCaches.Clear();
-            for (var attempt = 0; attempt < CollectionAttempts && unloading.Any(u => u.Context.IsAlive); attempt++)
-            {
-                CollectGarbage();
+            _pending.Add(request);
+            _lastArrival = timeProvider.GetTimestamp();
+            start = !_running;
+            _running = true;
+        }
 
-                // Give threads the worker left behind (timers, pipe callbacks) a moment to finish.
-                await Task.Delay(_betweenCollections, timeProvider).ConfigureAwait(false);
+        if (start)
+        {
+            _ = RunAsync();
+        }
+
+        return request.Verified.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        while (true)
+        {
+            await WaitForQuietAsync().ConfigureAwait(false);
+
+            List<Request> batch;
+            lock (_lock)
+            {
+                batch = _pending;
+                _pending = [];
+            }
+
+            try
+            {
+                await CollectAsync(batch).ConfigureAwait(false);
+                foreach (var request in batch)
+                {
+                    request.Verified.TrySetResult(Report(request.Contexts));
+                }
+            }
+            catch (Exception e)
+            {
+                foreach (var request in batch)
+                {
+                    request.Verified.TrySetException(e);
+                }
+            }
+
+            lock (_lock)
+            {
+                if (_pending.Count == 0)
+                {
+                    _running = false;
+                    return;
+                }
             }
         }
-        finally
-        {
-            _oneAtATime.Release();
-        }
+    }
 
+    private async Task WaitForQuietAsync()
+    {
+        var started = timeProvider.GetTimestamp();
+        while (true)
+        {
+            TimeSpan sinceLast;
+            lock (_lock)
+            {
+                sinceLast = timeProvider.GetElapsedTime(_lastArrival);
+            }
+
+            var waited = timeProvider.GetElapsedTime(started);
+            if (sinceLast >= Quiet || waited >= MaxBatchDelay)
+            {
+                return;
+            }
+
+            var delay = Quiet - sinceLast < MaxBatchDelay - waited ? Quiet - sinceLast : MaxBatchDelay - waited;
+            await Task.Delay(delay, timeProvider).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CollectAsync(List<Request> batch)
+    {
+        FrameworkCaches.Clear();
+        for (var attempt = 0; attempt < CollectionAttempts && batch.Any(r => r.Contexts.Any(c => c.Context.IsAlive)); attempt++)
+        {
+            CollectGarbage();
+
+            // Give threads the worker left behind (timers, pipe callbacks) a moment to finish.
+            await Task.Delay(_betweenCollections, timeProvider).ConfigureAwait(false);
+        }
+    }
+
+    private bool Report(IReadOnlyList<(int Slot, int Generation, WeakReference Context)> contexts)
+    {
         var allCollected = true;
-        foreach (var (slot, generation, context) in unloading)
+        foreach (var (slot, generation, context) in contexts)
         {
             if (context.IsAlive)
             {
@@ -57,14 +154,15 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         return allCollected;
     }
 
-    public void Dispose() => _oneAtATime.Dispose();
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void CollectGarbage()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
     }
+
+    private sealed record Request(
+        IReadOnlyList<(int Slot, int Generation, WeakReference Context)> Contexts, TaskCompletionSource<bool> Verified);
 
     private static partial class Log
     {
