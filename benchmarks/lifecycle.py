@@ -116,6 +116,8 @@ def main():
     parser.add_argument("--window", type=int, default=10, help="reloads between RSS samples")
     parser.add_argument("--duration", type=int, default=10, help="seconds of load, steady and while reloading")
     args = parser.parse_args()
+    if args.rss_reloads < args.window:
+        parser.error("--rss-reloads must be at least --window")
     rows = []
 
     # Reload duration for 2 and 4 workers; boot and unload times; p99 and failures under load.
