@@ -27,6 +27,7 @@ internal static class WorkersEventIds
     public const int WorkerUnloaded = 107;
     public const int WorkerUnloadLeaked = 108;
     public const int WorkerHandoffsUnsettled = 109;
+    public const int WorkerRegistrationsReleased = 110;
 
     // 200-299: listeners
     public const int EndpointBound = 200;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -170,7 +171,8 @@ internal static class WorkersSetup
             runtime,
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<IOptions<HostOptions>>(),
-            sp.GetService<IWebHostEnvironment>()));
+            sp.GetService<IWebHostEnvironment>(),
+            sp.GetService<DiagnosticListener>()));
 
         services.RemoveAll<IWorkerPool>();
         services.AddSingleton(runtime.Pool);

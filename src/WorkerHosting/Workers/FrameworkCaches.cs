@@ -48,16 +48,8 @@ internal static class FrameworkCaches
     /// Only the shared framework's assemblies: reading the app's own assembly in the default context would touch a file
     /// that a build or deploy may be overwriting.
     /// </summary>
-    private static List<Assembly> FrameworkAssemblies()
-    {
-        var directories = new[]
-        {
-            Path.GetDirectoryName(typeof(object).Assembly.Location),
-            Path.GetDirectoryName(typeof(Microsoft.AspNetCore.Builder.WebApplication).Assembly.Location),
-        };
-
-        return [.. AssemblyLoadContext.Default.Assemblies.Where(a => !a.IsDynamic && directories.Contains(Path.GetDirectoryName(a.Location)))];
-    }
+    private static List<Assembly> FrameworkAssemblies() =>
+        [.. AssemblyLoadContext.Default.Assemblies.Where(SharedFramework.Contains)];
 
     private static void CallMetadataUpdateHandlers(List<Assembly> assemblies)
     {

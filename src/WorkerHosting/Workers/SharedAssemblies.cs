@@ -20,11 +20,7 @@ internal sealed class SharedAssemblies
     {
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
 
-        foreach (var directory in new[]
-        {
-            RuntimeEnvironment.GetRuntimeDirectory(),
-            Path.GetDirectoryName(typeof(Microsoft.AspNetCore.Builder.WebApplication).Assembly.Location),
-        })
+        foreach (var directory in SharedFramework.Directories)
         {
             if (!string.IsNullOrEmpty(directory) && Directory.Exists(directory))
             {

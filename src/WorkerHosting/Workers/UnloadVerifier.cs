@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Loader;
 using Microsoft.Extensions.Logging;
 using WorkerHosting.Diagnostics;
 
@@ -128,6 +129,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     private async Task CollectAsync(List<Request> batch)
     {
         FrameworkCaches.Clear();
+        ReleaseRegistrations(batch);
         for (var attempt = 0; attempt < CollectionAttempts && batch.Any(r => r.Contexts.Any(c => c.Context.IsAlive)); attempt++)
         {
             CollectGarbage();
@@ -138,6 +140,26 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
 
         // What the unloaded workers held is free now; give it back to the system rather than keep it committed.
         ReturnFreedMemory();
+    }
+
+    /// <summary>
+    /// Releases what each worker left registered process-wide (<see cref="ProcessRegistrations"/>). Not inlined: the
+    /// load contexts it resolves from their weak references must not stay on the caller's frame during the collections.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReleaseRegistrations(List<Request> batch)
+    {
+        foreach (var (slot, generation, context) in batch.SelectMany(r => r.Contexts))
+        {
+            if (context.Target is AssemblyLoadContext loadContext)
+            {
+                var released = ProcessRegistrations.Release([loadContext]);
+                if (released.Count > 0)
+                {
+                    Log.RegistrationsReleased(logger, slot, generation, released.Count, string.Join("; ", released));
+                }
+            }
+        }
     }
 
     private bool Report(IReadOnlyList<(int Slot, int Generation, WeakReference Context)> contexts)
@@ -182,5 +204,10 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
             "Worker {WorkerSlot} (generation {Generation}) was unloaded but its load context is still alive: something outside the worker references its code.",
             EventName = "WorkerUnloadLeaked")]
         public static partial void WorkerUnloadLeaked(ILogger logger, int workerSlot, int generation);
+
+        [LoggerMessage(WorkersEventIds.WorkerRegistrationsReleased, LogLevel.Debug,
+            "Worker {WorkerSlot} (generation {Generation}) left {Count} process-wide registrations behind; released: {Registrations}.",
+            EventName = "WorkerRegistrationsReleased")]
+        public static partial void RegistrationsReleased(ILogger logger, int workerSlot, int generation, int count, string registrations);
     }
 }

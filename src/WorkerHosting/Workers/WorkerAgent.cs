@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
@@ -14,7 +15,8 @@ internal sealed class WorkerAgent(
     WorkerRuntime runtime,
     IHostApplicationLifetime lifetime,
     IOptions<HostOptions> hostOptions,
-    IWebHostEnvironment? webHostEnvironment) : IHostedLifecycleService
+    IWebHostEnvironment? webHostEnvironment,
+    DiagnosticListener? hostDiagnosticListener) : IHostedLifecycleService
 {
     private CancellationTokenRegistration _drainDeadline;
 
@@ -62,6 +64,14 @@ internal sealed class WorkerAgent(
         {
             DisposeFileProvider(webHostEnvironment.WebRootFileProvider);
             DisposeFileProvider(webHostEnvironment.ContentRootFileProvider);
+        }
+
+        // The web host registers a DiagnosticListener of its own ("Microsoft.AspNetCore") as an instance, which the
+        // container never disposes: every worker generation would add one to the process's list of listeners, and
+        // subscribers in the live workers (OpenTelemetry's instrumentation) would keep subscribing to it.
+        if (hostDiagnosticListener is not null)
+        {
+            ProcessRegistrations.DisposeListener(hostDiagnosticListener);
         }
 
         return Task.CompletedTask;
