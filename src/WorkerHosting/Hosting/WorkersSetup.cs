@@ -172,7 +172,8 @@ internal static class WorkersSetup
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<IOptions<HostOptions>>(),
             sp.GetService<IWebHostEnvironment>(),
-            sp.GetService<DiagnosticListener>()));
+            sp.GetService<DiagnosticListener>(),
+            sp.GetService<IHttpClientFactory>()));
 
         services.RemoveAll<IWorkerPool>();
         services.AddSingleton(runtime.Pool);

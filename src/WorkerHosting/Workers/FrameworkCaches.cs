@@ -18,7 +18,8 @@ namespace WorkerHosting.Workers;
 /// reflection data and emit new invoke stubs: measured, 4× the dynamic methods per reload and an RSS plateau 18 MB
 /// higher over 150 reloads;</item>
 /// <item>the type-keyed tables no handler clears (found with dotnet-dump gcroot on an MVC worker):
-/// <see cref="TypeDescriptor"/>'s provider tables, and ASP.NET Core's <c>ParameterBindingMethodCache</c>. Entries
+/// <see cref="TypeDescriptor"/>'s provider tables, ASP.NET Core's <c>ParameterBindingMethodCache</c>, DataAnnotations'
+/// attribute store. Entries
 /// keyed by a collectible type are removed; caches only, so a live worker's entries are rebuilt on next use.</item>
 /// </list>
 /// Both reach into framework internals by name: where a runtime lacks them nothing is removed, and unload
@@ -40,6 +41,42 @@ internal static class FrameworkCaches
             if (assembly.GetType("Microsoft.AspNetCore.Http.ParameterBindingMethodCache", throwOnError: false) is { } cacheType)
             {
                 ClearParameterBindingCaches(cacheType);
+            }
+
+            foreach (var name in TypeKeyedStatics)
+            {
+                if (assembly.GetType(name, throwOnError: false) is { } type)
+                {
+                    ClearStatics(type);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Framework types whose statics (or the singleton a static holds) cache per type in concurrent dictionaries, with
+    /// no hot-reload handler: DataAnnotations' attribute store (Validator, MVC and minimal-API validation, Swashbuckle
+    /// read it) and its metadata-type cache. Found with a root walk of a real app's dump (docs/architecture.md).
+    /// </summary>
+    private static readonly string[] TypeKeyedStatics =
+    [
+        "System.ComponentModel.DataAnnotations.ValidationAttributeStore",
+        "System.ComponentModel.DataAnnotations.AssociatedMetadataTypeTypeDescriptor+TypeDescriptorCache",
+    ];
+
+    /// <summary>Removes collectible keys from a type's static dictionaries, and from those of a singleton it holds.</summary>
+    private static void ClearStatics(Type type)
+    {
+        foreach (var field in type.GetFields(StaticFields))
+        {
+            var value = field.GetValue(null);
+            if (value is IDictionary dictionary)
+            {
+                RemoveCollectibleKeys(dictionary);
+            }
+            else if (value is not null && value.GetType().Assembly == type.Assembly)
+            {
+                RemoveCollectibleKeysFromAllFields(value);
             }
         }
     }
@@ -155,6 +192,28 @@ internal static class FrameworkCaches
         }
     }
 
+    /// <summary>A collectible type, or a tuple with one (a cache keyed by type and name).</summary>
+    private static bool IsCollectible(object key)
+    {
+        if (key is Type type)
+        {
+            return type.IsCollectible;
+        }
+
+        if (key is System.Runtime.CompilerServices.ITuple tuple)
+        {
+            for (var i = 0; i < tuple.Length; i++)
+            {
+                if (tuple[i] is Type { IsCollectible: true })
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Removes the entries keyed by a type from a collectible load context (ConcurrentDictionary: thread-safe).</summary>
     private static void RemoveCollectibleKeys(IDictionary? dictionary)
     {
@@ -167,7 +226,7 @@ internal static class FrameworkCaches
         var keys = new List<object>();
         foreach (var key in dictionary.Keys)
         {
-            if (key is Type { IsCollectible: true })
+            if (IsCollectible(key))
             {
                 keys.Add(key);
             }

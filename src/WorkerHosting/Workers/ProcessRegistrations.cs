@@ -412,13 +412,137 @@ internal static class ProcessRegistrations
     /// </summary>
     private static void Timers(Owners owners, bool release, List<string> found)
     {
+        var timers = AllTimers().Where(timer =>
+            owners.Own(FieldValue(timer, "_timerCallback")) || owners.Own(FieldValue(timer, "_state")) ||
+            owners.Own(Continuation(FieldValue(timer, "_state") as Task))).ToList();
+
+        foreach (var timer in timers)
+        {
+            found.Add(FieldValue(timer, "_state") is Task task && Continuation(task) is { } continuation
+                ? $"a delay awaited by {continuation.GetType().GenericTypeArguments.FirstOrDefault()?.FullName ?? continuation.GetType().FullName}"
+                : $"a timer that calls {Describe(FieldValue(timer, "_timerCallback") as Delegate)}");
+            if (release)
+            {
+                timer.GetType().GetMethod("Dispose", InstanceMembers, Type.EmptyTypes)?.Invoke(timer, null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The second pass, for load contexts still alive after the first release and a few collections: timers whose
+    /// state reaches the worker's objects through the shared framework's objects, found by a bounded search of each
+    /// timer's object graph. A framework component that the worker's host created and never disposed keeps running on
+    /// such a timer (ASP.NET Core's rate-limiting middleware never disposes its partitioned limiter, whose timer reaches
+    /// the middleware, the pipeline and the worker's services: dotnet/aspnetcore#66434). The worker's host is gone, so
+    /// the timer has nothing left to do for it. The search costs a few milliseconds per timer; it only runs when a
+    /// worker stays alive.
+    /// </summary>
+    /// <returns>What was released (or, with <paramref name="release"/> false, found), with the path to the worker.</returns>
+    public static List<string> ReleaseTimersReaching(IReadOnlyCollection<AssemblyLoadContext> contexts, bool release)
+    {
+        var found = new List<string>();
+        var owners = new Owners(contexts);
+        if (owners.IsEmpty)
+        {
+            return found;
+        }
+
+        foreach (var timer in AllTimers())
+        {
+            if (PathToOwned(FieldValue(timer, "_state"), owners) is { } path)
+            {
+                found.Add($"a timer whose state reaches the worker's code ({path})");
+                if (release)
+                {
+                    timer.GetType().GetMethod("Dispose", InstanceMembers, Type.EmptyTypes)?.Invoke(timer, null);
+                }
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Breadth-first search of an object graph for an object of the worker's, through reference fields and arrays. Types,
+    /// timers and threads are not entered (the timer queue links every timer to every other).
+    /// </summary>
+    private static string? PathToOwned(object? start, Owners owners)
+    {
+        const int MaxObjects = 4_000;
+        if (start is null)
+        {
+            return null;
+        }
+
+        var parents = new Dictionary<object, object?>(ReferenceEqualityComparer.Instance) { [start] = null };
+        var queue = new Queue<object>();
+        queue.Enqueue(start);
+        while (queue.Count > 0 && parents.Count < MaxObjects)
+        {
+            var current = queue.Dequeue();
+            var type = current.GetType();
+            if (owners.Own(current))
+            {
+                var names = new List<string>();
+                for (object? node = current; node is not null; node = parents[node])
+                {
+                    names.Add(node.GetType().Name);
+                }
+
+                names.Reverse();
+                return string.Join(" -> ", names.Take(8));
+            }
+
+            if (current is Type or MemberInfo or Thread or ExecutionContext || type.FullName is "System.Threading.TimerQueueTimer" or "System.Threading.TimerQueue")
+            {
+                continue;
+            }
+
+            if (current is Array array)
+            {
+                if (type.GetElementType() is { IsPrimitive: false, IsEnum: false })
+                {
+                    foreach (var item in array)
+                    {
+                        Visit(item, current);
+                    }
+                }
+
+                continue;
+            }
+
+            for (var declaring = type; declaring is not null; declaring = declaring.BaseType)
+            {
+                foreach (var field in declaring.GetFields(InstanceMembers | BindingFlags.DeclaredOnly))
+                {
+                    if (!field.FieldType.IsPrimitive && !field.FieldType.IsEnum && field.FieldType != typeof(string))
+                    {
+                        Visit(field.GetValue(current), current);
+                    }
+                }
+            }
+        }
+
+        return null;
+
+        void Visit(object? value, object parent)
+        {
+            if (value is not null && value is not string && !value.GetType().IsPrimitive && parents.TryAdd(value, parent))
+            {
+                queue.Enqueue(value);
+            }
+        }
+    }
+
+    private static List<object> AllTimers()
+    {
+        var timers = new List<object>();
         var queueType = typeof(Timer).Assembly.GetType("System.Threading.TimerQueue");
         if (queueType?.GetProperty("Instances", StaticMembers)?.GetValue(null) is not Array queues)
         {
-            return;
+            return timers;
         }
 
-        var timers = new List<object>();
         foreach (var queue in queues)
         {
             if (queue is null || queue.GetType().GetProperty("SharedLock", InstanceMembers)?.GetValue(queue) is not Lock sharedLock)
@@ -432,26 +556,13 @@ internal static class ProcessRegistrations
                 {
                     for (var timer = FieldValue(queue, listName); timer is not null; timer = FieldValue(timer, "_next"))
                     {
-                        if (owners.Own(FieldValue(timer, "_timerCallback")) || owners.Own(FieldValue(timer, "_state")) ||
-                            owners.Own(Continuation(FieldValue(timer, "_state") as Task)))
-                        {
-                            timers.Add(timer);
-                        }
+                        timers.Add(timer);
                     }
                 }
             }
         }
 
-        foreach (var timer in timers)
-        {
-            found.Add(FieldValue(timer, "_state") is Task task && Continuation(task) is { } continuation
-                ? $"a delay awaited by {continuation.GetType().GenericTypeArguments.FirstOrDefault()?.FullName ?? continuation.GetType().FullName}"
-                : $"a timer that calls {Describe(FieldValue(timer, "_timerCallback") as Delegate)}");
-            if (release)
-            {
-                timer.GetType().GetMethod("Dispose", InstanceMembers, Type.EmptyTypes)?.Invoke(timer, null);
-            }
-        }
+        return timers;
     }
 
     /// <summary>

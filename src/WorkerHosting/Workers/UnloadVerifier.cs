@@ -31,6 +31,13 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
 
     private static readonly TimeSpan _betweenCollections = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// The collection before which workers still alive get the second, costlier pass: timers whose state reaches them
+    /// (<see cref="ProcessRegistrations.ReleaseTimersReaching"/>). Unloading takes more than one collection even when
+    /// nothing holds a worker (finalizers run, then the loader is freed), so the pass waits for a few.
+    /// </summary>
+    internal const int SecondPassAttempt = 3;
+
     private readonly Lock _lock = new();
     private List<Request> _pending = [];
     private long _lastArrival;
@@ -132,6 +139,11 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         ReleaseRegistrations(batch);
         for (var attempt = 0; attempt < CollectionAttempts && batch.Any(r => r.Contexts.Any(c => c.Context.IsAlive)); attempt++)
         {
+            if (attempt == SecondPassAttempt)
+            {
+                ReleaseTimersReaching(batch);
+            }
+
             CollectGarbage();
 
             // Give threads the worker left behind (timers, pipe callbacks) a moment to finish.
@@ -154,6 +166,23 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
             if (context.Target is AssemblyLoadContext loadContext)
             {
                 var released = ProcessRegistrations.Release([loadContext]);
+                if (released.Count > 0)
+                {
+                    Log.RegistrationsReleased(logger, slot, generation, released.Count, string.Join("; ", released));
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc cref="ReleaseRegistrations"/>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReleaseTimersReaching(List<Request> batch)
+    {
+        foreach (var (slot, generation, context) in batch.SelectMany(r => r.Contexts))
+        {
+            if (context.Target is AssemblyLoadContext loadContext)
+            {
+                var released = ProcessRegistrations.ReleaseTimersReaching([loadContext], release: true);
                 if (released.Count > 0)
                 {
                     Log.RegistrationsReleased(logger, slot, generation, released.Count, string.Join("; ", released));

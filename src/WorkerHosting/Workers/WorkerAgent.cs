@@ -16,7 +16,8 @@ internal sealed class WorkerAgent(
     IHostApplicationLifetime lifetime,
     IOptions<HostOptions> hostOptions,
     IWebHostEnvironment? webHostEnvironment,
-    DiagnosticListener? hostDiagnosticListener) : IHostedLifecycleService
+    DiagnosticListener? hostDiagnosticListener,
+    IHttpClientFactory? httpClientFactory) : IHostedLifecycleService
 {
     private CancellationTokenRegistration _drainDeadline;
 
@@ -69,6 +70,11 @@ internal sealed class WorkerAgent(
         // The web host registers a DiagnosticListener of its own ("Microsoft.AspNetCore") as an instance, which the
         // container never disposes: every worker generation would add one to the process's list of listeners, and
         // subscribers in the live workers (OpenTelemetry's instrumentation) would keep subscribing to it.
+        if (httpClientFactory is not null)
+        {
+            HttpClientFactoryTimers.Stop(httpClientFactory);
+        }
+
         if (hostDiagnosticListener is not null)
         {
             ProcessRegistrations.DisposeListener(hostDiagnosticListener);
