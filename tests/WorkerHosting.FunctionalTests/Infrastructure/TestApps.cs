@@ -8,6 +8,7 @@ internal static class TestApps
     public const string Minimal = "MinimalApp";
     public const string Mvc = "MvcApp";
     public const string HostBuilder = "HostBuilderApp";
+    public const string RealWorld = "RealWorldApp";
 
     public static string AssemblyPath(string app) => Path.GetFullPath(Path.Combine(Metadata("TestAppsRoot"), app, Metadata("TestAppsPivot"), app + ".dll"));
 
