@@ -33,4 +33,12 @@ public interface IWorkerPool
     /// </summary>
     /// <returns>One entry per worker, by slot, including workers that are starting or draining.</returns>
     IReadOnlyList<WorkerSnapshot> GetWorkers();
+
+    /// <summary>
+    /// Gets the workers that stopped and were unloaded but whose load contexts are still alive: something outside the
+    /// worker references its code, so its memory does not come back (see <see cref="WorkersOptions.MaxLeakedWorkers"/>).
+    /// A worker collected later leaves the list.
+    /// </summary>
+    /// <returns>One entry per leaked worker, oldest first, with the least memory it holds and what holds it.</returns>
+    IReadOnlyList<LeakedWorkerSnapshot> GetLeakedWorkers();
 }

@@ -14,6 +14,9 @@ internal static class WorkersDefaults
 
     public static int Count => Environment.ProcessorCount;
 
+    /// <summary>Leaked workers tolerated before an error says the process should be replaced.</summary>
+    public const int MaxLeakedWorkers = 5;
+
     /// <summary>First delay before restarting a worker that ended on its own; it doubles per failure (PM2: 100 ms x 1.5).</summary>
     public static readonly TimeSpan RestartDelay = TimeSpan.FromMilliseconds(500);
 

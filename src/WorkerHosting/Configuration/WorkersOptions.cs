@@ -61,6 +61,15 @@ public sealed class WorkersOptions
     public bool Watch { get; set; }
 
     /// <summary>
+    /// Gets or sets how many stopped workers may stay in memory (unloaded, but their load contexts still alive because
+    /// something outside the worker references their code) before WorkerHosting logs an error that the process should be
+    /// replaced. Each such worker is also logged as a warning naming what holds it, and listed by
+    /// <see cref="IWorkerPool.GetLeakedWorkers"/>.
+    /// </summary>
+    /// <value>Defaults to 5. 0 makes the first leaked worker an error.</value>
+    public int MaxLeakedWorkers { get; set; } = WorkersDefaults.MaxLeakedWorkers;
+
+    /// <summary>
     /// Gets the options for replacing workers that end on their own (section <c>Workers:Restart</c>).
     /// </summary>
     public WorkerRestartOptions Restart { get; } = new();

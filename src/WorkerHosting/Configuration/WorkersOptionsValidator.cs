@@ -52,6 +52,11 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
             builder.AddError(Invalid(nameof(WorkersOptions.MaxRequestsJitter), options.MaxRequestsJitter, $"must be 0 or positive, and at most {MaxRequestLimit}", "the most requests added at random to MaxRequests"));
         }
 
+        if (options.MaxLeakedWorkers < 0)
+        {
+            builder.AddError(Invalid(nameof(WorkersOptions.MaxLeakedWorkers), options.MaxLeakedWorkers, "must be 0 or positive", "the number of stopped workers that may stay in memory before an error is logged"));
+        }
+
         var restart = options.Restart;
         const string Restart = nameof(WorkersOptions.Restart) + ":";
         if (restart.Delay <= TimeSpan.Zero || restart.Delay > MaxGracefulTimeout)

@@ -63,7 +63,7 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
         _logger = loggerFactory.CreateLogger<WorkerPool>();
         _lifetimeLogger = loggerFactory.CreateLogger(WorkersLogCategories.Lifetime);
         _timeProvider = timeProvider;
-        _unloadVerifier = new UnloadVerifier(_lifetimeLogger, _logger, timeProvider);
+        _unloadVerifier = new UnloadVerifier(_lifetimeLogger, _logger, timeProvider, () => Options.MaxLeakedWorkers);
     }
 
     /// <summary>The options new workers and operations use (a valid configuration reload replaces them).</summary>
@@ -160,6 +160,8 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
 
     /// <summary>Adds or removes workers relative to the current count (SIGTTIN, SIGTTOU); never below one.</summary>
     public Task ScaleByAsync(int delta) => Track(ScaleCoreAsync(current => current + delta));
+
+    public IReadOnlyList<LeakedWorkerSnapshot> GetLeakedWorkers() => _unloadVerifier.GetLeakedWorkers();
 
     public IReadOnlyList<WorkerSnapshot> GetWorkers()
     {
@@ -576,7 +578,7 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
             Log.WorkerExitedUnexpectedly(_logger, worker.Slot, worker.Generation, exception);
         }
 
-        var context = worker.Unload();
+        var unloading = worker.Unload();
         worker.MarkCleanedUp();
 
         if (restart)
@@ -584,9 +586,9 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
             StartRestart(slot);
         }
 
-        if (context is not null)
+        if (unloading is not null)
         {
-            await _unloadVerifier.VerifyAsync([(worker.Slot, worker.Generation, context)]).ConfigureAwait(false);
+            await _unloadVerifier.VerifyAsync([unloading]).ConfigureAwait(false);
         }
     }
 

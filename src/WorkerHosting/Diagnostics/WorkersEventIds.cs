@@ -28,6 +28,8 @@ internal static class WorkersEventIds
     public const int WorkerUnloadLeaked = 108;
     public const int WorkerHandoffsUnsettled = 109;
     public const int WorkerRegistrationsReleased = 110;
+    public const int WorkerUnloadedLate = 111;
+    public const int LeakedWorkersLimitExceeded = 112;
 
     // 200-299: listeners
     public const int EndpointBound = 200;

@@ -7,7 +7,10 @@ namespace WorkerHosting.Workers;
 
 /// <summary>
 /// Confirms that an unloaded worker's load context is collected within a bounded number of garbage collections, and
-/// reports the ones that stay alive (something outside the worker still references its code).
+/// reports the ones that stay alive (something outside the worker still references its code). Those are kept, weakly,
+/// as leaked workers: listed with what holds them and the least memory they hold, dropped (and logged) if they are
+/// collected later, and once more of them are alive than <see cref="WorkersOptions.MaxLeakedWorkers"/> allows, an error
+/// says the process should be replaced.
 /// </summary>
 /// <remarks>
 /// Workers that exit close together (a rolling reload replaces them one after another, a stop ends them all) are
@@ -18,7 +21,7 @@ namespace WorkerHosting.Workers;
 /// back-to-back reloads cost in p99 latency and in requests served. Batching alone kept more memory committed
 /// (fewer collections); the closing aggressive collection brings RSS below where per-worker verification left it.
 /// </remarks>
-internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger logger, TimeProvider timeProvider)
+internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger logger, TimeProvider timeProvider, Func<int> maxLeakedWorkers)
 {
     /// <summary>Bounds the collections spent on one batch.</summary>
     internal const int CollectionAttempts = 10;
@@ -39,14 +42,16 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     internal const int SecondPassAttempt = 3;
 
     private readonly Lock _lock = new();
+    private readonly List<Leak> _leaked = [];
     private List<Request> _pending = [];
     private long _lastArrival;
     private bool _running;
+    private bool _overLimit;
 
     /// <summary>
     /// Verifies the given load contexts (with the next batch) and completes with whether all of them were collected.
     /// </summary>
-    public Task<bool> VerifyAsync(IReadOnlyList<(int Slot, int Generation, WeakReference Context)> unloading)
+    public Task<bool> VerifyAsync(IReadOnlyList<UnloadingWorker> unloading)
     {
         if (unloading.Count == 0)
         {
@@ -87,10 +92,13 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
             try
             {
                 await CollectAsync(batch).ConfigureAwait(false);
+                ReportLateUnloads();
                 foreach (var request in batch)
                 {
                     request.Verified.TrySetResult(Report(request.Contexts));
                 }
+
+                CheckLeakLimit();
             }
             catch (Exception e)
             {
@@ -137,7 +145,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     {
         FrameworkCaches.Clear();
         ReleaseRegistrations(batch);
-        for (var attempt = 0; attempt < CollectionAttempts && batch.Any(r => r.Contexts.Any(c => c.Context.IsAlive)); attempt++)
+        for (var attempt = 0; attempt < CollectionAttempts && batch.Any(r => r.Contexts.Any(w => w.Context.IsAlive)); attempt++)
         {
             if (attempt == SecondPassAttempt)
             {
@@ -161,7 +169,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReleaseRegistrations(List<Request> batch)
     {
-        foreach (var (slot, generation, context) in batch.SelectMany(r => r.Contexts))
+        foreach (var (slot, generation, context, _) in batch.SelectMany(r => r.Contexts))
         {
             if (context.Target is AssemblyLoadContext loadContext)
             {
@@ -178,7 +186,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReleaseTimersReaching(List<Request> batch)
     {
-        foreach (var (slot, generation, context) in batch.SelectMany(r => r.Contexts))
+        foreach (var (slot, generation, context, _) in batch.SelectMany(r => r.Contexts))
         {
             if (context.Target is AssemblyLoadContext loadContext)
             {
@@ -191,23 +199,106 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         }
     }
 
-    private bool Report(IReadOnlyList<(int Slot, int Generation, WeakReference Context)> contexts)
+    /// <summary>The leaked workers still alive, oldest first.</summary>
+    public IReadOnlyList<LeakedWorkerSnapshot> GetLeakedWorkers()
+    {
+        lock (_lock)
+        {
+            return [.. _leaked.Where(l => l.Worker.Context.IsAlive).Select(l => l.Snapshot)];
+        }
+    }
+
+    private bool Report(IReadOnlyList<UnloadingWorker> workers)
     {
         var allCollected = true;
-        foreach (var (slot, generation, context) in contexts)
+        foreach (var worker in workers)
         {
-            if (context.IsAlive)
+            if (worker.Context.IsAlive)
             {
                 allCollected = false;
-                Log.WorkerUnloadLeaked(logger, slot, generation);
+                var heldBy = DescribeHolders(worker.Context);
+                Log.WorkerUnloadLeaked(logger, worker.Slot, worker.Generation, worker.LoadedBytes / 1_048_576.0, heldBy);
+                lock (_lock)
+                {
+                    _leaked.Add(new Leak(worker, timeProvider.GetTimestamp(),
+                        new LeakedWorkerSnapshot(worker.Slot, worker.Generation, timeProvider.GetUtcNow(), worker.LoadedBytes, heldBy)));
+                }
             }
             else
             {
-                Log.WorkerUnloaded(lifetimeLogger, slot, generation);
+                Log.WorkerUnloaded(lifetimeLogger, worker.Slot, worker.Generation);
             }
         }
 
         return allCollected;
+    }
+
+    /// <summary>
+    /// What the process can tell of what holds a worker that stays alive: what the registries WorkerHosting knows still
+    /// hold of it (something registered again after the release, or that could not be released), or else the usual
+    /// causes and how to find the holder.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string DescribeHolders(WeakReference context)
+    {
+        if (context.Target is AssemblyLoadContext loadContext)
+        {
+            var holders = ProcessRegistrations.Find([loadContext]);
+            holders.AddRange(ProcessRegistrations.ReleaseTimersReaching([loadContext], release: false));
+            if (holders.Count > 0)
+            {
+                return $"held by {string.Join("; ", holders)}. Dispose it when the app's host stops";
+            }
+        }
+
+        return "nothing in the process-wide registries WorkerHosting knows holds it, so something else outside the worker " +
+            "references its code: a thread or a timer the app started and did not stop when its host stopped, a static of " +
+            "a library loaded in the default context, a GC handle or a native callback. Stop what the app starts when " +
+            "IHostApplicationLifetime.ApplicationStopping fires, or find the holder with dotnet-dump gcroot (see the " +
+            "Unloading section of WorkerHosting's README)";
+    }
+
+    /// <summary>Leaked workers collected since (the holder let go late: a timer that fired, a thread that ended).</summary>
+    private void ReportLateUnloads()
+    {
+        List<Leak> collected;
+        lock (_lock)
+        {
+            collected = [.. _leaked.Where(l => !l.Worker.Context.IsAlive)];
+            _leaked.RemoveAll(l => !l.Worker.Context.IsAlive);
+        }
+
+        foreach (var leak in collected)
+        {
+            Log.WorkerUnloadedLate(lifetimeLogger, leak.Worker.Slot, leak.Worker.Generation, timeProvider.GetElapsedTime(leak.FoundAt));
+        }
+    }
+
+    /// <summary>Logs an error each time the number of leaked workers alive goes past the limit.</summary>
+    private void CheckLeakLimit()
+    {
+        var limit = maxLeakedWorkers();
+        int count;
+        long bytes;
+        lock (_lock)
+        {
+            var alive = _leaked.Where(l => l.Worker.Context.IsAlive).ToList();
+            count = alive.Count;
+            bytes = alive.Sum(l => l.Worker.LoadedBytes);
+            var over = count > limit;
+            if (over == _overLimit)
+            {
+                return;
+            }
+
+            _overLimit = over;
+            if (!over)
+            {
+                return;
+            }
+        }
+
+        Log.LeakedWorkersLimitExceeded(logger, count, limit, bytes / 1_048_576.0);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -220,8 +311,9 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     private static void ReturnFreedMemory() =>
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
-    private sealed record Request(
-        IReadOnlyList<(int Slot, int Generation, WeakReference Context)> Contexts, TaskCompletionSource<bool> Verified);
+    private sealed record Request(IReadOnlyList<UnloadingWorker> Contexts, TaskCompletionSource<bool> Verified);
+
+    private sealed record Leak(UnloadingWorker Worker, long FoundAt, LeakedWorkerSnapshot Snapshot);
 
     private static partial class Log
     {
@@ -230,9 +322,18 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         public static partial void WorkerUnloaded(ILogger logger, int workerSlot, int generation);
 
         [LoggerMessage(WorkersEventIds.WorkerUnloadLeaked, LogLevel.Warning,
-            "Worker {WorkerSlot} (generation {Generation}) was unloaded but its load context is still alive: something outside the worker references its code.",
+            "Worker {WorkerSlot} (generation {Generation}) was unloaded but its load context is still alive, holding at least {EstimatedMegabytes:F1} MB: {HeldBy}.",
             EventName = "WorkerUnloadLeaked")]
-        public static partial void WorkerUnloadLeaked(ILogger logger, int workerSlot, int generation);
+        public static partial void WorkerUnloadLeaked(ILogger logger, int workerSlot, int generation, double estimatedMegabytes, string heldBy);
+
+        [LoggerMessage(WorkersEventIds.WorkerUnloadedLate, LogLevel.Information,
+            "Worker {WorkerSlot} (generation {Generation}) was unloaded {Elapsed} after it was found alive.", EventName = "WorkerUnloadedLate")]
+        public static partial void WorkerUnloadedLate(ILogger logger, int workerSlot, int generation, TimeSpan elapsed);
+
+        [LoggerMessage(WorkersEventIds.LeakedWorkersLimitExceeded, LogLevel.Error,
+            "{Count} stopped workers are still in memory (more than Workers:MaxLeakedWorkers, {Limit}), holding at least {EstimatedMegabytes:F1} MB that reloads and recycling will not give back: replace the process (a rolling restart by its supervisor) and fix what holds them (the warnings above say what).",
+            EventName = "LeakedWorkersLimitExceeded")]
+        public static partial void LeakedWorkersLimitExceeded(ILogger logger, int count, int limit, double estimatedMegabytes);
 
         [LoggerMessage(WorkersEventIds.WorkerRegistrationsReleased, LogLevel.Debug,
             "Worker {WorkerSlot} (generation {Generation}) left {Count} process-wide registrations behind; released: {Registrations}.",

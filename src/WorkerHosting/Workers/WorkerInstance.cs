@@ -154,15 +154,20 @@ internal sealed partial class WorkerInstance
     }
 
     /// <summary>
-    /// Drops the coordinator's references into the worker and starts unloading its load context. Returns a weak
-    /// reference to the context to verify it is collected.
+    /// Drops the coordinator's references into the worker and starts unloading its load context. Returns what to
+    /// verify it is collected with.
     /// </summary>
-    public WeakReference? Unload()
+    public UnloadingWorker? Unload()
     {
         Runtime.Detach();
         var loadContext = Interlocked.Exchange(ref _loadContext, null);
-        loadContext?.Unload();
-        return _loadContextReference;
+        if (loadContext is null || _loadContextReference is null)
+        {
+            return null;
+        }
+
+        loadContext.Unload();
+        return new UnloadingWorker(Slot, Generation, _loadContextReference, loadContext.LoadedBytes);
     }
 
     private void Run()

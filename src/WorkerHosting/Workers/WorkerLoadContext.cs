@@ -13,6 +13,7 @@ internal sealed class WorkerLoadContext : AssemblyLoadContext
 {
     private readonly AssemblyDependencyResolver _resolver;
     private readonly SharedAssemblies _shared;
+    private long _loadedBytes;
 
     public WorkerLoadContext(string name, string appAssemblyPath, SharedAssemblies shared)
         : base(name, isCollectible: true)
@@ -20,6 +21,9 @@ internal sealed class WorkerLoadContext : AssemblyLoadContext
         _resolver = new AssemblyDependencyResolver(appAssemblyPath);
         _shared = shared;
     }
+
+    /// <summary>The bytes of the assemblies and symbols loaded into this context.</summary>
+    public long LoadedBytes => Interlocked.Read(ref _loadedBytes);
 
     protected override Assembly? Load(AssemblyName assemblyName)
     {
@@ -37,10 +41,12 @@ internal sealed class WorkerLoadContext : AssemblyLoadContext
         // Read the file into memory instead of mapping it, so overwriting it (a build or a deploy) never
         // changes the code a running worker executes.
         using var assembly = new MemoryStream(File.ReadAllBytes(path));
+        Interlocked.Add(ref _loadedBytes, assembly.Length);
         var symbolsPath = Path.ChangeExtension(path, ".pdb");
         if (File.Exists(symbolsPath))
         {
             using var symbols = new MemoryStream(File.ReadAllBytes(symbolsPath));
+            Interlocked.Add(ref _loadedBytes, symbols.Length);
             return LoadFromStream(assembly, symbols);
         }
 

@@ -162,6 +162,22 @@ public class WorkersOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_MaxLeakedWorkersNegative_FailsNamingKeyAndValue()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { MaxLeakedWorkers = -1 });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:MaxLeakedWorkers", failure, StringComparison.Ordinal);
+        Assert.Contains("'-1'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_MaxLeakedWorkersZero_Succeeds()
+    {
+        Assert.True(_validator.Validate(null, new WorkersOptions { MaxLeakedWorkers = 0 }).Succeeded);
+    }
+
+    [Fact]
     public void Validate_MaxRequestsAndJitterZeroOrPositive_Succeeds()
     {
         Assert.True(_validator.Validate(null, new WorkersOptions { MaxRequests = 0, MaxRequestsJitter = 0 }).Succeeded);

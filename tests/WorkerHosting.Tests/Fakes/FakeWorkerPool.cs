@@ -14,4 +14,6 @@ internal sealed class FakeWorkerPool : IWorkerPool
     public Task ScaleAsync(int count, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
     public IReadOnlyList<WorkerSnapshot> GetWorkers() => [];
+
+    public IReadOnlyList<LeakedWorkerSnapshot> GetLeakedWorkers() => [];
 }

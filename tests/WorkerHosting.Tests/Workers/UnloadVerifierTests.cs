@@ -20,7 +20,7 @@ public class UnloadVerifierTests
     {
         var verifier = NewVerifier();
 
-        var verified = verifier.VerifyAsync([(0, 1, UnloadedContext())]);
+        var verified = verifier.VerifyAsync([new UnloadingWorker(0, 1, UnloadedContext(), 0)]);
         await RunClockUntilAsync(verified);
 
         Assert.True(await verified);
@@ -37,7 +37,7 @@ public class UnloadVerifierTests
         var context = new AssemblyLoadContext("held", isCollectible: true);
         context.Unload();
 
-        var verified = verifier.VerifyAsync([(2, 3, new WeakReference(context))]);
+        var verified = verifier.VerifyAsync([new UnloadingWorker(2, 3, new WeakReference(context), 0)]);
         var delays = await RunClockUntilAsync(verified);
 
         Assert.False(await verified);
@@ -57,10 +57,10 @@ public class UnloadVerifierTests
     {
         var verifier = NewVerifier();
 
-        var first = verifier.VerifyAsync([(0, 1, UnloadedContext())]);
+        var first = verifier.VerifyAsync([new UnloadingWorker(0, 1, UnloadedContext(), 0)]);
         Assert.Equal(UnloadVerifier.Quiet, await _time.NextArmedAsync());
         _time.Advance(TimeSpan.FromMilliseconds(60));
-        var second = verifier.VerifyAsync([(1, 1, UnloadedContext())]);
+        var second = verifier.VerifyAsync([new UnloadingWorker(1, 1, UnloadedContext(), 0)]);
         _time.Advance(TimeSpan.FromMilliseconds(40));
 
         // The first worker's quiet time ran out, but the second exited 40 ms ago: the batch waits for the rest.
@@ -81,7 +81,7 @@ public class UnloadVerifierTests
     {
         var verifier = NewVerifier();
         var started = _time.GetUtcNow();
-        var first = verifier.VerifyAsync([(0, 1, UnloadedContext())]);
+        var first = verifier.VerifyAsync([new UnloadingWorker(0, 1, UnloadedContext(), 0)]);
         var others = new List<Task<bool>>();
 
         // Another worker exits 10 ms before every delay the verifier waits on runs out, so it is never quiet.
@@ -90,13 +90,77 @@ public class UnloadVerifierTests
             var due = await _time.NextArmedAsync(Timeout);
             var beforeDue = due > TimeSpan.FromMilliseconds(10) ? due - TimeSpan.FromMilliseconds(10) : TimeSpan.Zero;
             _time.Advance(beforeDue);
-            others.Add(verifier.VerifyAsync([(others.Count + 1, 1, UnloadedContext())]));
+            others.Add(verifier.VerifyAsync([new UnloadingWorker(others.Count + 1, 1, UnloadedContext(), 0)]));
             _time.Advance(due - beforeDue);
         }
 
         Assert.True(await first.WaitAsync(Timeout));
         Assert.InRange(_time.GetUtcNow() - started, UnloadVerifier.MaxBatchDelay, UnloadVerifier.MaxBatchDelay + UnloadVerifier.Quiet);
         Assert.True(others.Count >= 10, $"{others.Count} workers exited while the first one waited.");
+    }
+
+    [Fact]
+    public async Task VerifyAsync_ALoadContextStillReferenced_IsListedAsLeakedWithItsEstimateAndHolders()
+    {
+        var verifier = NewVerifier();
+        var context = new AssemblyLoadContext("held", isCollectible: true);
+        context.Unload();
+
+        var verified = verifier.VerifyAsync([new UnloadingWorker(1, 4, new WeakReference(context), 3 * 1_048_576)]);
+        await RunClockUntilAsync(verified);
+
+        var leaked = Assert.Single(verifier.GetLeakedWorkers());
+        Assert.Equal((1, 4, 3 * 1_048_576L), (leaked.Slot, leaked.Generation, leaked.EstimatedBytes));
+        Assert.Equal(_time.GetUtcNow(), leaked.StoppedAt);
+        Assert.Contains("dotnet-dump gcroot", leaked.HeldBy, StringComparison.Ordinal);
+        var warning = Assert.Single(_log.Entries);
+        Assert.Contains("holding at least 3.0 MB: nothing in the process-wide registries WorkerHosting knows holds it", warning.Message, StringComparison.Ordinal);
+        GC.KeepAlive(context);
+    }
+
+    [Fact]
+    public async Task VerifyAsync_ALeakedContextCollectedLater_LeavesTheListAndIsLoggedAtTheNextBatch()
+    {
+        var verifier = NewVerifier();
+        var held = HeldContext();
+
+        var first = verifier.VerifyAsync([new UnloadingWorker(0, 1, held.Reference, 0)]);
+        await RunClockUntilAsync(first);
+        Assert.False(await first);
+        Assert.Single(verifier.GetLeakedWorkers());
+
+        // The holder lets go (a timer fired, a thread ended): the next batch reports the late unload.
+        held.Release();
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var second = verifier.VerifyAsync([new UnloadingWorker(1, 1, UnloadedContext(), 0)]);
+        await RunClockUntilAsync(second);
+
+        Assert.Empty(verifier.GetLeakedWorkers());
+        Assert.Contains(_lifetimeLog.Entries, e => e.EventId.Id == WorkersEventIds.WorkerUnloadedLate &&
+            e.Message.StartsWith("Worker 0 (generation 1) was unloaded 00:00:05", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task VerifyAsync_MoreLeakedWorkersThanTheLimit_LogsOneErrorThatTheProcessShouldBeReplaced()
+    {
+        _maxLeakedWorkers = 1;
+        var verifier = NewVerifier();
+        var contexts = new List<AssemblyLoadContext>();
+        for (var generation = 1; generation <= 3; generation++)
+        {
+            var context = new AssemblyLoadContext("held", isCollectible: true);
+            context.Unload();
+            contexts.Add(context);
+            var verified = verifier.VerifyAsync([new UnloadingWorker(0, generation, new WeakReference(context), 2 * 1_048_576)]);
+            await RunClockUntilAsync(verified);
+        }
+
+        Assert.Equal(3, verifier.GetLeakedWorkers().Count);
+        var error = Assert.Single(_log.Entries, e => e.Level == LogLevel.Error);
+        Assert.Equal(WorkersEventIds.LeakedWorkersLimitExceeded, error.EventId.Id);
+        Assert.StartsWith("2 stopped workers are still in memory (more than Workers:MaxLeakedWorkers, 1), holding at least 4.0 MB", error.Message, StringComparison.Ordinal);
+        Assert.Contains("replace the process", error.Message, StringComparison.Ordinal);
+        GC.KeepAlive(contexts);
     }
 
     [Fact]
@@ -109,7 +173,9 @@ public class UnloadVerifierTests
         Assert.Equal(0, _time.ArmCount);
     }
 
-    private UnloadVerifier NewVerifier() => new(_lifetimeLog, _log, _time);
+    private int _maxLeakedWorkers = 5;
+
+    private UnloadVerifier NewVerifier() => new(_lifetimeLog, _log, _time, () => _maxLeakedWorkers);
 
     /// <summary>Advances the fake clock past every delay the verifier arms until <paramref name="task"/> ends.</summary>
     private async Task<int> RunClockUntilAsync(Task task)
@@ -131,6 +197,15 @@ public class UnloadVerifierTests
         return delays;
     }
 
+    /// <summary>A collectible load context, unloaded, that the returned holder references until released.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Holder HeldContext()
+    {
+        var context = new AssemblyLoadContext("held", isCollectible: true);
+        context.Unload();
+        return new Holder(context);
+    }
+
     /// <summary>A collectible load context, unloaded, that nothing references any more.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference UnloadedContext()
@@ -138,5 +213,16 @@ public class UnloadVerifierTests
         var context = new AssemblyLoadContext("unloaded", isCollectible: true);
         context.Unload();
         return new WeakReference(context);
+    }
+
+    private sealed class Holder(AssemblyLoadContext context)
+    {
+        private AssemblyLoadContext? _context = context;
+
+        public WeakReference Reference { get; } = new(context);
+
+        public void Release() => _context = null;
+
+        public override string ToString() => _context?.Name ?? "released";
     }
 }
