@@ -114,7 +114,7 @@ internal static class WorkersSetup
         // Resolved when the coordinator starts workers, so an app without an entry point fails there, not here.
         services.TryAddSingleton(_ => new WorkerApplication(state.Application, state.Args));
         services.TryAddSingleton<SharedEndpoints>();
-        services.TryAddSingleton<CoordinatorMode>();
+        services.TryAddSingleton(sp => new CoordinatorMode(sp, services));
         services.TryAddSingleton(sp => new WorkerPool(
             sp.GetRequiredService<IOptions<WorkersOptions>>().Value,
             sp.GetRequiredService<SharedEndpoints>(),

@@ -47,6 +47,27 @@ public class WorkersSetupTests
     }
 
     [Fact]
+    public void Build_LoggingThatAsksForTheWorkerContextWhileTheServerIsCreated_ResolvesTheCoordinatorContext()
+    {
+        // Serilog's AddSerilog((services, logger) => ...) runs when the logger factory is created, which Kestrel needs:
+        // enriching the log with the worker's id must not need the server first.
+        var builder = WebApplication.CreateBuilder();
+        builder.UseWorkers(2);
+        IWorkerContext? seenByLogging = null;
+        builder.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerFactory>(sp =>
+        {
+            seenByLogging = sp.GetRequiredService<IWorkerContext>();
+            return new Microsoft.Extensions.Logging.LoggerFactory();
+        });
+        using var app = builder.Build();
+
+        _ = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>();
+
+        Assert.NotNull(seenByLogging);
+        Assert.Equal(WorkerRole.Coordinator, seenByLogging.Role);
+    }
+
+    [Fact]
     public void Build_HostWithoutUseWorkers_IsLeftAlone()
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
