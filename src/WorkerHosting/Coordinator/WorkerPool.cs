@@ -126,6 +126,9 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
         {
             RecordFailure(failure);
         }
+
+        // The reference for estimating what a worker that stays alive after unloading holds.
+        _unloadVerifier.RecordLiveHeap();
     }
 
     public Task<WorkerReloadResult> ReloadAsync(CancellationToken cancellationToken = default)

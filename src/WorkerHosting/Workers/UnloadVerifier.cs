@@ -47,6 +47,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     private long _lastArrival;
     private bool _running;
     private bool _overLimit;
+    private long _liveHeap = -1;
 
     /// <summary>
     /// Verifies the given load contexts (with the next batch) and completes with whether all of them were collected.
@@ -91,11 +92,13 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
 
             try
             {
-                await CollectAsync(batch).ConfigureAwait(false);
+                var heapGrowth = await CollectAsync(batch).ConfigureAwait(false);
                 ReportLateUnloads();
+                var alive = batch.Sum(r => r.Contexts.Count(w => w.Context.IsAlive));
+                var heldPerWorker = alive > 0 && heapGrowth > 0 ? heapGrowth / alive : 0;
                 foreach (var request in batch)
                 {
-                    request.Verified.TrySetResult(Report(request.Contexts));
+                    request.Verified.TrySetResult(Report(request.Contexts, heldPerWorker));
                 }
 
                 CheckLeakLimit();
@@ -141,7 +144,21 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         }
     }
 
-    private async Task CollectAsync(List<Request> batch)
+    /// <summary>
+    /// Records the live managed heap (after a full collection) as the reference the next batch's growth is measured
+    /// from: called once the first workers are ready.
+    /// </summary>
+    public void RecordLiveHeap()
+    {
+        var heap = GC.GetTotalMemory(forceFullCollection: true);
+        lock (_lock)
+        {
+            _liveHeap = heap;
+        }
+    }
+
+    /// <summary>Releases, collects, and returns how much the live heap grew since the last reading (-1 if unknown).</summary>
+    private async Task<long> CollectAsync(List<Request> batch)
     {
         FrameworkCaches.Clear();
         ReleaseRegistrations(batch);
@@ -158,8 +175,19 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
             await Task.Delay(_betweenCollections, timeProvider).ConfigureAwait(false);
         }
 
+        // The live heap after the collections: what workers found alive hold shows as its growth since the last batch
+        // (a reload's new workers take the old ones' place; traffic's garbage is collected).
+        var heap = GC.GetTotalMemory(forceFullCollection: false);
+        long growth;
+        lock (_lock)
+        {
+            growth = _liveHeap < 0 ? -1 : heap - _liveHeap;
+            _liveHeap = heap;
+        }
+
         // What the unloaded workers held is free now; give it back to the system rather than keep it committed.
         ReturnFreedMemory();
+        return growth;
     }
 
     /// <summary>
@@ -208,7 +236,11 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         }
     }
 
-    private bool Report(IReadOnlyList<UnloadingWorker> workers)
+    /// <summary>
+    /// Logs each worker's outcome; a worker still alive is kept as leaked, with an estimate of what it holds: its share
+    /// of the live heap's growth across the batch that found it alive, or the bytes of the assemblies it loaded if more.
+    /// </summary>
+    private bool Report(IReadOnlyList<UnloadingWorker> workers, long heldPerWorker)
     {
         var allCollected = true;
         foreach (var worker in workers)
@@ -217,11 +249,12 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
             {
                 allCollected = false;
                 var heldBy = DescribeHolders(worker.Context);
-                Log.WorkerUnloadLeaked(logger, worker.Slot, worker.Generation, worker.LoadedBytes / 1_048_576.0, heldBy);
+                var estimate = Math.Max(worker.LoadedBytes, heldPerWorker);
+                Log.WorkerUnloadLeaked(logger, worker.Slot, worker.Generation, estimate / 1_048_576.0, heldBy);
                 lock (_lock)
                 {
-                    _leaked.Add(new Leak(worker, timeProvider.GetTimestamp(),
-                        new LeakedWorkerSnapshot(worker.Slot, worker.Generation, timeProvider.GetUtcNow(), worker.LoadedBytes, heldBy)));
+                    _leaked.Add(new Leak(worker, estimate, timeProvider.GetTimestamp(),
+                        new LeakedWorkerSnapshot(worker.Slot, worker.Generation, timeProvider.GetUtcNow(), estimate, heldBy)));
                 }
             }
             else
@@ -284,7 +317,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         {
             var alive = _leaked.Where(l => l.Worker.Context.IsAlive).ToList();
             count = alive.Count;
-            bytes = alive.Sum(l => l.Worker.LoadedBytes);
+            bytes = alive.Sum(l => l.EstimatedBytes);
             var over = count > limit;
             if (over == _overLimit)
             {
@@ -313,7 +346,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
 
     private sealed record Request(IReadOnlyList<UnloadingWorker> Contexts, TaskCompletionSource<bool> Verified);
 
-    private sealed record Leak(UnloadingWorker Worker, long FoundAt, LeakedWorkerSnapshot Snapshot);
+    private sealed record Leak(UnloadingWorker Worker, long EstimatedBytes, long FoundAt, LeakedWorkerSnapshot Snapshot);
 
     private static partial class Log
     {
@@ -322,7 +355,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         public static partial void WorkerUnloaded(ILogger logger, int workerSlot, int generation);
 
         [LoggerMessage(WorkersEventIds.WorkerUnloadLeaked, LogLevel.Warning,
-            "Worker {WorkerSlot} (generation {Generation}) was unloaded but its load context is still alive, holding at least {EstimatedMegabytes:F1} MB: {HeldBy}.",
+            "Worker {WorkerSlot} (generation {Generation}) was unloaded but its load context is still alive, holding about {EstimatedMegabytes:F1} MB of managed memory (its compiled code and type data come on top): {HeldBy}.",
             EventName = "WorkerUnloadLeaked")]
         public static partial void WorkerUnloadLeaked(ILogger logger, int workerSlot, int generation, double estimatedMegabytes, string heldBy);
 
@@ -331,7 +364,7 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         public static partial void WorkerUnloadedLate(ILogger logger, int workerSlot, int generation, TimeSpan elapsed);
 
         [LoggerMessage(WorkersEventIds.LeakedWorkersLimitExceeded, LogLevel.Error,
-            "{Count} stopped workers are still in memory (more than Workers:MaxLeakedWorkers, {Limit}), holding at least {EstimatedMegabytes:F1} MB that reloads and recycling will not give back: replace the process (a rolling restart by its supervisor) and fix what holds them (the warnings above say what).",
+            "{Count} stopped workers are still in memory (more than Workers:MaxLeakedWorkers, {Limit}), holding about {EstimatedMegabytes:F1} MB that reloads and recycling will not give back: replace the process (a rolling restart by its supervisor) and fix what holds them (the warnings above say what).",
             EventName = "LeakedWorkersLimitExceeded")]
         public static partial void LeakedWorkersLimitExceeded(ILogger logger, int count, int limit, double estimatedMegabytes);
 

@@ -114,7 +114,26 @@ public class UnloadVerifierTests
         Assert.Equal(_time.GetUtcNow(), leaked.StoppedAt);
         Assert.Contains("dotnet-dump gcroot", leaked.HeldBy, StringComparison.Ordinal);
         var warning = Assert.Single(_log.Entries);
-        Assert.Contains("holding at least 3.0 MB: nothing in the process-wide registries WorkerHosting knows holds it", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("holding about 3.0 MB of managed memory (its compiled code and type data come on top): nothing in the process-wide registries WorkerHosting knows holds it", warning.Message, StringComparison.Ordinal);
+        GC.KeepAlive(context);
+    }
+
+    [Fact]
+    public async Task VerifyAsync_ALeakedContextHoldingMemory_IsEstimatedFromTheLiveHeapGrowth()
+    {
+        var verifier = NewVerifier();
+        verifier.RecordLiveHeap();
+        var context = new AssemblyLoadContext("held", isCollectible: true);
+        context.Unload();
+
+        // What the leaked worker holds: 32 MB the live heap did not have when the reference was recorded.
+        var held = new byte[32 * 1_048_576];
+        var verified = verifier.VerifyAsync([new UnloadingWorker(0, 1, new WeakReference(context), 1_048_576)]);
+        await RunClockUntilAsync(verified);
+
+        var leaked = Assert.Single(verifier.GetLeakedWorkers());
+        Assert.InRange(leaked.EstimatedBytes, 16L * 1_048_576, 256L * 1_048_576);
+        GC.KeepAlive(held);
         GC.KeepAlive(context);
     }
 
@@ -158,7 +177,7 @@ public class UnloadVerifierTests
         Assert.Equal(3, verifier.GetLeakedWorkers().Count);
         var error = Assert.Single(_log.Entries, e => e.Level == LogLevel.Error);
         Assert.Equal(WorkersEventIds.LeakedWorkersLimitExceeded, error.EventId.Id);
-        Assert.StartsWith("2 stopped workers are still in memory (more than Workers:MaxLeakedWorkers, 1), holding at least 4.0 MB", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("2 stopped workers are still in memory (more than Workers:MaxLeakedWorkers, 1), holding about 4.0 MB", error.Message, StringComparison.Ordinal);
         Assert.Contains("replace the process", error.Message, StringComparison.Ordinal);
         GC.KeepAlive(contexts);
     }
