@@ -84,7 +84,48 @@ internal static class ProcessRegistrations
                 found.Add($"EventSource '{source.Name}' ({source.GetType().FullName})");
                 if (release)
                 {
+                    DetachCounters(source);
                     source.Dispose();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes a source's counters off the process-wide polling lists. Once a session enables a source's EventCounters
+    /// (dotnet-counters, dotnet-monitor, an in-process listener), its counter group stays on the list of enabled groups
+    /// until a Disable command, which a disposed source never gets: the list would keep the source, and with it the
+    /// worker, alive for good (EF Core's source has such counters).
+    /// </summary>
+    private static void DetachCounters(EventSource source)
+    {
+        var groupType = typeof(EventSource).Assembly.GetType("System.Diagnostics.Tracing.CounterGroup");
+        if (groupType?.GetField("s_counterGroupLock", StaticMembers)?.GetValue(null) is not { } syncRoot)
+        {
+            return;
+        }
+
+        lock (syncRoot)
+        {
+            if (groupType.GetField("s_counterGroupEnabledList", StaticMembers)?.GetValue(null) is IList groups)
+            {
+                for (var i = groups.Count - 1; i >= 0; i--)
+                {
+                    if (groups[i] is { } group && ReferenceEquals(FieldValue(group, "_eventSource"), source))
+                    {
+                        groups.RemoveAt(i);
+                    }
+                }
+            }
+
+            if (groupType.GetField("s_needsResetIncrementingPollingCounters", StaticMembers)?.GetValue(null) is IList counters)
+            {
+                for (var i = counters.Count - 1; i >= 0; i--)
+                {
+                    if (counters[i] is DiagnosticCounter counter && ReferenceEquals(counter.EventSource, source))
+                    {
+                        counters.RemoveAt(i);
+                    }
                 }
             }
         }
@@ -176,16 +217,27 @@ internal static class ProcessRegistrations
 
     private static void ActivityListeners(Owners owners, bool release, List<string> found)
     {
-        if (typeof(ActivitySource).GetField("s_allListeners", StaticMembers)?.GetValue(null) is not { } synchronized ||
-            synchronized.GetType().GetField("_list", InstanceMembers)?.GetValue(synchronized) is not List<ActivityListener> list)
+        // SynchronizedList<ActivityListener>: .NET 10 keeps a copy-on-write array (earlier runtimes a locked list).
+        if (typeof(ActivitySource).GetField("s_allListeners", StaticMembers)?.GetValue(null) is not { } synchronized)
         {
             return;
         }
 
         ActivityListener[] listeners;
-        lock (list)
+        if (FieldValue(synchronized, "_volatileArray") is ActivityListener[] array)
         {
-            listeners = [.. list];
+            listeners = array;
+        }
+        else if (FieldValue(synchronized, "_list") is List<ActivityListener> list)
+        {
+            lock (list)
+            {
+                listeners = [.. list];
+            }
+        }
+        else
+        {
+            return;
         }
 
         foreach (var listener in listeners)
@@ -250,16 +302,18 @@ internal static class ProcessRegistrations
 
         var nodes = new HashSet<object>(subscribed, ReferenceEqualityComparer.Instance);
         var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
+
+        // Not cached across calls: a static cache of types would keep the workers' types alive.
+        var fields = new Dictionary<Type, FieldInfo[]>();
         foreach (var subscriber in AllListenersSubscribers())
         {
             FindNodes(subscriber, depth: 4);
         }
 
+        var delegateFields = subscriptionType.GetFields(InstanceMembers).Where(f => f.Name is not ("Owner" or "Next")).ToArray();
         foreach (var node in nodes)
         {
-            var owned = node.GetType().GetFields(InstanceMembers)
-                .Where(f => f.Name is not ("Owner" or "Next"))
-                .Any(f => owners.Own(f.GetValue(node)));
+            var owned = delegateFields.Any(f => owners.Own(f.GetValue(node)));
             if (!owned)
             {
                 continue;
@@ -312,14 +366,17 @@ internal static class ProcessRegistrations
             }
             else if (!SharedFramework.Contains(value.GetType().Assembly))
             {
-                for (var type = value.GetType(); type is not null; type = type.BaseType)
+                if (!fields.TryGetValue(value.GetType(), out var declared))
                 {
-                    foreach (var field in type.GetFields(InstanceMembers | BindingFlags.DeclaredOnly))
+                    declared = ReferenceFields(value.GetType());
+                    fields[value.GetType()] = declared;
+                }
+
+                foreach (var field in declared)
+                {
+                    if (field.GetValue(value) is { } child)
                     {
-                        if (!field.FieldType.IsValueType && field.GetValue(value) is { } child)
-                        {
-                            FindNodes(child, depth - 1);
-                        }
+                        FindNodes(child, depth - 1);
                     }
                 }
             }
@@ -419,7 +476,7 @@ internal static class ProcessRegistrations
         foreach (var timer in timers)
         {
             found.Add(FieldValue(timer, "_state") is Task task && Continuation(task) is { } continuation
-                ? $"a delay awaited by {continuation.GetType().GenericTypeArguments.FirstOrDefault()?.FullName ?? continuation.GetType().FullName}"
+                ? $"a delay awaited by {continuation.GetType().GenericTypeArguments.LastOrDefault()?.FullName ?? continuation.GetType().FullName}"
                 : $"a timer that calls {Describe(FieldValue(timer, "_timerCallback") as Delegate)}");
             if (release)
             {
@@ -437,7 +494,10 @@ internal static class ProcessRegistrations
     /// the timer has nothing left to do for it. The search costs a few milliseconds per timer; it only runs when a
     /// worker stays alive.
     /// </summary>
-    /// <returns>What was released (or, with <paramref name="release"/> false, found), with the path to the worker.</returns>
+    /// <returns>
+    /// What was released (the first timer found), or with <paramref name="release"/> false, every timer found, with the
+    /// path to the worker.
+    /// </returns>
     public static List<string> ReleaseTimersReaching(IReadOnlyCollection<AssemblyLoadContext> contexts, bool release)
     {
         var found = new List<string>();
@@ -447,15 +507,12 @@ internal static class ProcessRegistrations
             return found;
         }
 
-        foreach (var timer in AllTimers())
+        foreach (var (timer, path) in TimersReaching(AllTimers(), owners, firstOnly: release))
         {
-            if (PathToOwned(FieldValue(timer, "_state"), owners) is { } path)
+            found.Add($"a timer whose state reaches the worker's code ({path})");
+            if (release)
             {
-                found.Add($"a timer whose state reaches the worker's code ({path})");
-                if (release)
-                {
-                    timer.GetType().GetMethod("Dispose", InstanceMembers, Type.EmptyTypes)?.Invoke(timer, null);
-                }
+                timer.GetType().GetMethod("Dispose", InstanceMembers, Type.EmptyTypes)?.Invoke(timer, null);
             }
         }
 
@@ -463,75 +520,121 @@ internal static class ProcessRegistrations
     }
 
     /// <summary>
-    /// Breadth-first search of an object graph for an object of the worker's, through reference fields and arrays. Types,
-    /// timers and threads are not entered (the timer queue links every timer to every other).
+    /// One breadth-first search from every timer's state at once, through reference fields and arrays, for objects of the
+    /// worker's; each object is visited once, from the timer that reached it first, and at most
+    /// <see cref="MaxSearchedObjects"/> are visited. Types, members, threads, execution contexts, other timers (the timer
+    /// queue links every timer to every other) and live workers' objects are not entered. A timer whose path merged into another's is not found
+    /// by this search: the verifier's later collections show whether the worker is free, and the next search runs then.
+    /// Releasing stops at the first timer found, which keeps the search small (the worker is usually held by one); the
+    /// verifier searches again after the next collection while the worker stays alive.
     /// </summary>
-    private static string? PathToOwned(object? start, Owners owners)
+    private static List<(object Timer, string Path)> TimersReaching(List<object> timers, Owners owners, bool firstOnly)
     {
-        const int MaxObjects = 4_000;
-        if (start is null)
+        var reaching = new List<(object Timer, string Path)>();
+        var parents = new Dictionary<object, object?>(ReferenceEqualityComparer.Instance);
+        var origins = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
+        var fields = new Dictionary<Type, FieldInfo[]>();
+        var queue = new Queue<object>();
+        foreach (var timer in timers)
         {
-            return null;
+            if (FieldValue(timer, "_state") is { } state && !IsLeaf(state) && parents.TryAdd(state, null))
+            {
+                origins[state] = timer;
+                queue.Enqueue(state);
+            }
         }
 
-        var parents = new Dictionary<object, object?>(ReferenceEqualityComparer.Instance) { [start] = null };
-        var queue = new Queue<object>();
-        queue.Enqueue(start);
-        while (queue.Count > 0 && parents.Count < MaxObjects)
+        var found = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        while (queue.Count > 0 && parents.Count < MaxSearchedObjects)
         {
             var current = queue.Dequeue();
-            var type = current.GetType();
+            var origin = origins[current];
             if (owners.Own(current))
             {
-                var names = new List<string>();
-                for (object? node = current; node is not null; node = parents[node])
+                if (found.Add(origin))
                 {
-                    names.Add(node.GetType().Name);
+                    reaching.Add((origin, Path(current)));
+                    if (firstOnly)
+                    {
+                        break;
+                    }
                 }
 
-                names.Reverse();
-                return string.Join(" -> ", names.Take(8));
+                continue;
             }
 
-            if (current is Type or MemberInfo or Thread or ExecutionContext || type.FullName is "System.Threading.TimerQueueTimer" or "System.Threading.TimerQueue")
+            // A live worker's objects are its own graph, not a path to the stopped worker's.
+            if (current.GetType().IsCollectible || current is Type or MemberInfo or Thread or ExecutionContext ||
+                current.GetType().FullName is "System.Threading.TimerQueueTimer" or "System.Threading.TimerQueue")
             {
                 continue;
             }
 
             if (current is Array array)
             {
-                if (type.GetElementType() is { IsPrimitive: false, IsEnum: false })
+                if (array.GetType().GetElementType() is { IsPrimitive: false, IsEnum: false })
                 {
                     foreach (var item in array)
                     {
-                        Visit(item, current);
+                        Visit(item, current, origin);
                     }
                 }
 
                 continue;
             }
 
-            for (var declaring = type; declaring is not null; declaring = declaring.BaseType)
+            if (!fields.TryGetValue(current.GetType(), out var declared))
             {
-                foreach (var field in declaring.GetFields(InstanceMembers | BindingFlags.DeclaredOnly))
-                {
-                    if (!field.FieldType.IsPrimitive && !field.FieldType.IsEnum && field.FieldType != typeof(string))
-                    {
-                        Visit(field.GetValue(current), current);
-                    }
-                }
+                declared = ReferenceFields(current.GetType());
+                fields[current.GetType()] = declared;
+            }
+
+            foreach (var field in declared)
+            {
+                Visit(field.GetValue(current), current, origin);
             }
         }
 
-        return null;
+        return reaching;
 
-        void Visit(object? value, object parent)
+        void Visit(object? value, object parent, object origin)
         {
-            if (value is not null && value is not string && !value.GetType().IsPrimitive && parents.TryAdd(value, parent))
+            if (value is not null && !IsLeaf(value) && parents.TryAdd(value, parent))
             {
+                origins[value] = origin;
                 queue.Enqueue(value);
             }
         }
+
+        string Path(object owned)
+        {
+            var names = new List<string>();
+            for (object? node = owned; node is not null; node = parents[node])
+            {
+                names.Add(node.GetType().Name);
+            }
+
+            names.Reverse();
+            return string.Join(" -> ", names.Take(8));
+        }
+    }
+
+    /// <summary>Bounds the timer search of <see cref="ReleaseTimersReaching"/>.</summary>
+    internal const int MaxSearchedObjects = 20_000;
+
+    private static bool IsLeaf(object value) => value is string || value.GetType().IsPrimitive || value.GetType().IsEnum;
+
+    /// <summary>The instance fields of a type and its bases that can hold an object.</summary>
+    private static FieldInfo[] ReferenceFields(Type type)
+    {
+        var fields = new List<FieldInfo>();
+        for (var declaring = type; declaring is not null; declaring = declaring.BaseType)
+        {
+            fields.AddRange(declaring.GetFields(InstanceMembers | BindingFlags.DeclaredOnly)
+                .Where(f => !f.FieldType.IsPrimitive && !f.FieldType.IsEnum && f.FieldType != typeof(string) && !f.FieldType.IsPointer));
+        }
+
+        return [.. fields];
     }
 
     private static List<object> AllTimers()

@@ -35,9 +35,10 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     private static readonly TimeSpan _betweenCollections = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
-    /// The collection before which workers still alive get the second, costlier pass: timers whose state reaches them
-    /// (<see cref="ProcessRegistrations.ReleaseTimersReaching"/>). Unloading takes more than one collection even when
-    /// nothing holds a worker (finalizers run, then the loader is freed), so the pass waits for a few.
+    /// The collection from which workers still alive get the second, costlier pass before every other collection, for
+    /// as long as it finds something: timers whose state reaches them (<see cref="ProcessRegistrations.ReleaseTimersReaching"/>).
+    /// Unloading takes more than one collection even when nothing holds a worker (finalizers run, then the loader is
+    /// freed), so the pass waits for a few.
     /// </summary>
     internal const int SecondPassAttempt = 3;
 
@@ -162,11 +163,13 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     {
         FrameworkCaches.Clear();
         ReleaseRegistrations(batch);
+        var searchTimers = true;
         for (var attempt = 0; attempt < CollectionAttempts && batch.Any(r => r.Contexts.Any(w => w.Context.IsAlive)); attempt++)
         {
-            if (attempt == SecondPassAttempt)
+            // Every other collection: after a release, the next collection shows whether the worker is free.
+            if (attempt >= SecondPassAttempt && (attempt - SecondPassAttempt) % 2 == 0 && searchTimers)
             {
-                ReleaseTimersReaching(batch);
+                searchTimers = ReleaseTimersReaching(batch);
             }
 
             CollectGarbage();
@@ -210,10 +213,14 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
         }
     }
 
-    /// <inheritdoc cref="ReleaseRegistrations"/>
+    /// <summary>
+    /// Releases, for each worker still alive, the first timer whose state reaches it; returns whether any was found
+    /// (if none was, searching again after the next collection would find none either). Not inlined, as above.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReleaseTimersReaching(List<Request> batch)
+    private bool ReleaseTimersReaching(List<Request> batch)
     {
+        var any = false;
         foreach (var (slot, generation, context, _) in batch.SelectMany(r => r.Contexts))
         {
             if (context.Target is AssemblyLoadContext loadContext)
@@ -221,10 +228,13 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
                 var released = ProcessRegistrations.ReleaseTimersReaching([loadContext], release: true);
                 if (released.Count > 0)
                 {
+                    any = true;
                     Log.RegistrationsReleased(logger, slot, generation, released.Count, string.Join("; ", released));
                 }
             }
         }
+
+        return any;
     }
 
     /// <summary>The leaked workers still alive, oldest first.</summary>
