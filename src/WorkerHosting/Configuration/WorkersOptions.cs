@@ -70,6 +70,21 @@ public sealed class WorkersOptions
     public int MaxLeakedWorkers { get; set; } = WorkersDefaults.MaxLeakedWorkers;
 
     /// <summary>
+    /// Gets or sets whether a stopped worker's leftovers in the process are released so that it can be unloaded: what
+    /// its code registered process-wide and never unregistered (meters whose callbacks are its code, meter, activity,
+    /// event and diagnostic listeners, subscriptions to diagnostic listeners, timers and delay loops of its code,
+    /// handlers of AppDomain and AppContext events, whose ProcessExit and DomainUnload handlers run first), and timers of
+    /// framework components its host never disposed. Without it, such a worker stays in memory and is reported (see
+    /// <see cref="MaxLeakedWorkers"/>).
+    /// </summary>
+    /// <value>
+    /// Defaults to <see langword="false"/>. Measured on .NET 10.0.12: with it, workers of apps using OpenTelemetry,
+    /// Serilog or Microsoft.Data.Sqlite unload; workers of apps using EF Core unload too, but the process then crashed
+    /// under load within a few reloads (an access violation in the runtime), so it stays off by default.
+    /// </value>
+    public bool ReleaseLeftovers { get; set; }
+
+    /// <summary>
     /// Gets the options for replacing workers that end on their own (section <c>Workers:Restart</c>).
     /// </summary>
     public WorkerRestartOptions Restart { get; } = new();

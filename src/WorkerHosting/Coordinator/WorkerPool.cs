@@ -63,7 +63,7 @@ internal sealed partial class WorkerPool : IWorkerPool, IDisposable
         _logger = loggerFactory.CreateLogger<WorkerPool>();
         _lifetimeLogger = loggerFactory.CreateLogger(WorkersLogCategories.Lifetime);
         _timeProvider = timeProvider;
-        _unloadVerifier = new UnloadVerifier(_lifetimeLogger, _logger, timeProvider, () => Options.MaxLeakedWorkers);
+        _unloadVerifier = new UnloadVerifier(_lifetimeLogger, _logger, timeProvider, () => Options.MaxLeakedWorkers, () => Options.ReleaseLeftovers);
     }
 
     /// <summary>The options new workers and operations use (a valid configuration reload replaces them).</summary>

@@ -81,11 +81,13 @@ internal static class ProcessRegistrations
         {
             if (owners.Own(source.GetType()))
             {
+                // Not disposed: since .NET 8 the runtime holds a registered source weakly, and disposing sources of an
+                // unloading context was measured to crash the process (OpenTelemetry's five, under load: an access
+                // violation a few reloads later). Only its counters, which hold it strongly once enabled, are detached.
                 found.Add($"EventSource '{source.Name}' ({source.GetType().FullName})");
                 if (release)
                 {
                     DetachCounters(source);
-                    source.Dispose();
                 }
             }
         }

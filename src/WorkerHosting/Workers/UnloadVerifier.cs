@@ -21,7 +21,8 @@ namespace WorkerHosting.Workers;
 /// back-to-back reloads cost in p99 latency and in requests served. Batching alone kept more memory committed
 /// (fewer collections); the closing aggressive collection brings RSS below where per-worker verification left it.
 /// </remarks>
-internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger logger, TimeProvider timeProvider, Func<int> maxLeakedWorkers)
+internal sealed partial class UnloadVerifier(
+    ILogger lifetimeLogger, ILogger logger, TimeProvider timeProvider, Func<int> maxLeakedWorkers, Func<bool> releaseLeftovers)
 {
     /// <summary>Bounds the collections spent on one batch.</summary>
     internal const int CollectionAttempts = 10;
@@ -162,8 +163,13 @@ internal sealed partial class UnloadVerifier(ILogger lifetimeLogger, ILogger log
     private async Task<long> CollectAsync(List<Request> batch)
     {
         FrameworkCaches.Clear();
-        ReleaseRegistrations(batch);
-        var searchTimers = true;
+        var release = releaseLeftovers();
+        if (release)
+        {
+            ReleaseRegistrations(batch);
+        }
+
+        var searchTimers = release;
         for (var attempt = 0; attempt < CollectionAttempts && batch.Any(r => r.Contexts.Any(w => w.Context.IsAlive)); attempt++)
         {
             // Every other collection: after a release, the next collection shows whether the worker is free.

@@ -31,6 +31,31 @@ internal sealed class WorkerAgent(
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
+        // Framework components of this host that nothing disposes, released once the worker's entry point has returned
+        // (its host stopped and disposed), so that nothing the app does while stopping finds them gone:
+        // - the IHttpClientFactory's handler timers outlive the container (dotnet/runtime#113494) and hold the handlers,
+        //   their scopes and this worker's code for the handler lifetime and more;
+        // - the web host registers a DiagnosticListener of its own ("Microsoft.AspNetCore") as an instance, which the
+        //   container never disposes: every worker generation would add one to the process's list of listeners, and
+        //   subscribers in the live workers (OpenTelemetry's instrumentation) would keep subscribing to it.
+        var factory = httpClientFactory;
+        var listener = hostDiagnosticListener;
+        if (factory is not null || listener is not null)
+        {
+            runtime.OnEntryPointReturned(() =>
+            {
+                if (factory is not null)
+                {
+                    HttpClientFactoryTimers.Stop(factory);
+                }
+
+                if (listener is not null)
+                {
+                    ProcessRegistrations.DisposeListener(listener);
+                }
+            });
+        }
+
         runtime.OnHostStarted();
         return Task.CompletedTask;
     }
@@ -65,19 +90,6 @@ internal sealed class WorkerAgent(
         {
             DisposeFileProvider(webHostEnvironment.WebRootFileProvider);
             DisposeFileProvider(webHostEnvironment.ContentRootFileProvider);
-        }
-
-        // The web host registers a DiagnosticListener of its own ("Microsoft.AspNetCore") as an instance, which the
-        // container never disposes: every worker generation would add one to the process's list of listeners, and
-        // subscribers in the live workers (OpenTelemetry's instrumentation) would keep subscribing to it.
-        if (httpClientFactory is not null)
-        {
-            HttpClientFactoryTimers.Stop(httpClientFactory);
-        }
-
-        if (hostDiagnosticListener is not null)
-        {
-            ProcessRegistrations.DisposeListener(hostDiagnosticListener);
         }
 
         return Task.CompletedTask;

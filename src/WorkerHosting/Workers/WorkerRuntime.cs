@@ -20,6 +20,7 @@ internal sealed partial class WorkerRuntime
     private readonly TimeProvider _timeProvider;
 
     private Action<TimeSpan>? _stopApplication;
+    private Action? _afterEntryPoint;
     private Action<WorkerRuntime>? _onRequestLimitReached;
     private long _requestLimit = long.MaxValue;
     private TimeSpan _stopGracefulTimeout;
@@ -132,8 +133,24 @@ internal sealed partial class WorkerRuntime
         Volatile.Write(ref _requestLimit, limit);
     }
 
+    /// <summary>
+    /// Adds work to do once the worker's entry point has returned (its host stopped and disposed), before the coordinator
+    /// learns that it exited: releasing what the host's framework components leave behind.
+    /// </summary>
+    public void OnEntryPointReturned(Action cleanup) => _afterEntryPoint += cleanup;
+
     public void OnExited(Exception? exception)
     {
+        var cleanup = Interlocked.Exchange(ref _afterEntryPoint, null);
+        try
+        {
+            cleanup?.Invoke();
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or System.Reflection.TargetInvocationException)
+        {
+            // What failed to be released is found, and reported, by unload verification.
+        }
+
         _ready.TrySetException(exception ?? new InvalidOperationException(
             $"The entry point of worker {Slot} returned before its host started. Call app.Run() (or host.Run()) in Main."));
         _exited.TrySetResult(exception);
@@ -162,6 +179,7 @@ internal sealed partial class WorkerRuntime
     public void Detach()
     {
         Volatile.Write(ref _stopApplication, null);
+        Volatile.Write(ref _afterEntryPoint, null);
         _onRequestLimitReached = null;
         lock (_listenersLock)
         {

@@ -42,6 +42,12 @@ public class WorkersOptionsTests
     }
 
     [Fact]
+    public void ReleaseLeftovers_Default_IsFalse()
+    {
+        Assert.False(new WorkersOptions().ReleaseLeftovers);
+    }
+
+    [Fact]
     public void MaxLeakedWorkers_Default_IsFive()
     {
         Assert.Equal(5, new WorkersOptions().MaxLeakedWorkers);

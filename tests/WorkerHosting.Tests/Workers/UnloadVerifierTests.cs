@@ -194,7 +194,7 @@ public class UnloadVerifierTests
 
     private int _maxLeakedWorkers = 5;
 
-    private UnloadVerifier NewVerifier() => new(_lifetimeLog, _log, _time, () => _maxLeakedWorkers);
+    private UnloadVerifier NewVerifier() => new(_lifetimeLog, _log, _time, () => _maxLeakedWorkers, () => true);
 
     /// <summary>Advances the fake clock past every delay the verifier arms until <paramref name="task"/> ends.</summary>
     private async Task<int> RunClockUntilAsync(Task task)
