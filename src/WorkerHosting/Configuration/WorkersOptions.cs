@@ -79,8 +79,9 @@ public sealed class WorkersOptions
     /// </summary>
     /// <value>
     /// Defaults to <see langword="false"/>. Measured on .NET 10.0.12: with it, workers of apps using OpenTelemetry,
-    /// Serilog or Microsoft.Data.Sqlite unload; workers of apps using EF Core unload too, but the process then crashed
-    /// under load within a few reloads (an access violation in the runtime), so it stays off by default.
+    /// Serilog or Microsoft.Data.Sqlite unload; but once workers of apps using EF Core unloaded, the process crashed
+    /// under load within a few reloads (an access violation in the runtime), so it stays off by default, and workers
+    /// that loaded EF Core are never unloaded (they are kept, and reported as leaked).
     /// </value>
     public bool ReleaseLeftovers { get; set; }
 

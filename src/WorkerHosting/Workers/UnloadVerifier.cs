@@ -56,9 +56,23 @@ internal sealed partial class UnloadVerifier(
     /// </summary>
     public Task<bool> VerifyAsync(IReadOnlyList<UnloadingWorker> unloading)
     {
+        foreach (var kept in unloading.Where(w => w.KeptFor is not null))
+        {
+            var heldBy = $"WorkerHosting keeps it in memory because it loaded {kept.KeptFor}: unloading such workers crashed the process on .NET 10.0.12 (see the Unloading section of WorkerHosting's README). Replace the process from time to time to reclaim them";
+            Log.WorkerUnloadLeaked(logger, kept.Slot, kept.Generation, kept.LoadedBytes / 1_048_576.0, heldBy);
+            lock (_lock)
+            {
+                _leaked.Add(new Leak(kept, kept.LoadedBytes, timeProvider.GetTimestamp(),
+                    new LeakedWorkerSnapshot(kept.Slot, kept.Generation, timeProvider.GetUtcNow(), kept.LoadedBytes, heldBy)));
+            }
+        }
+
+        var keptAny = unloading.Any(w => w.KeptFor is not null);
+        unloading = [.. unloading.Where(w => w.KeptFor is null)];
         if (unloading.Count == 0)
         {
-            return Task.FromResult(true);
+            CheckLeakLimit();
+            return Task.FromResult(!keptAny);
         }
 
         var request = new Request(unloading, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -206,7 +220,7 @@ internal sealed partial class UnloadVerifier(
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReleaseRegistrations(List<Request> batch)
     {
-        foreach (var (slot, generation, context, _) in batch.SelectMany(r => r.Contexts))
+        foreach (var (slot, generation, context, _, _) in batch.SelectMany(r => r.Contexts))
         {
             if (context.Target is AssemblyLoadContext loadContext)
             {
@@ -227,7 +241,7 @@ internal sealed partial class UnloadVerifier(
     private bool ReleaseTimersReaching(List<Request> batch)
     {
         var any = false;
-        foreach (var (slot, generation, context, _) in batch.SelectMany(r => r.Contexts))
+        foreach (var (slot, generation, context, _, _) in batch.SelectMany(r => r.Contexts))
         {
             if (context.Target is AssemblyLoadContext loadContext)
             {

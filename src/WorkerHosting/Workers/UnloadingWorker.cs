@@ -5,4 +5,5 @@ namespace WorkerHosting.Workers;
 /// <param name="Generation">The worker's generation.</param>
 /// <param name="Context">The worker's load context, weakly.</param>
 /// <param name="LoadedBytes">The bytes of the assemblies (and symbols) the worker loaded: the least it holds if it stays alive.</param>
-internal sealed record UnloadingWorker(int Slot, int Generation, WeakReference Context, long LoadedBytes);
+/// <param name="KeptFor">The assembly for which the worker is deliberately not unloaded, if it is (<c>WorkerInstance.UnsafeToUnloadAssemblies</c>).</param>
+internal sealed record UnloadingWorker(int Slot, int Generation, WeakReference Context, long LoadedBytes, string? KeptFor = null);

@@ -166,9 +166,39 @@ internal sealed partial class WorkerInstance
             return null;
         }
 
-        loadContext.Unload();
-        return new UnloadingWorker(Slot, Generation, _loadContextReference, loadContext.LoadedBytes);
+        var unsafeAssembly = UnsafeToUnload(loadContext);
+        if (unsafeAssembly is null)
+        {
+            loadContext.Unload();
+        }
+        else
+        {
+            // Kept for the life of the process: a context that is never unloaded is never collected.
+            lock (_keptAlive)
+            {
+                _keptAlive.Add(loadContext);
+            }
+        }
+
+        return new UnloadingWorker(Slot, Generation, _loadContextReference, loadContext.LoadedBytes, unsafeAssembly);
     }
+
+    /// <summary>
+    /// The load contexts of stopped workers that are deliberately not unloaded (see <see cref="UnsafeToUnload"/>).
+    /// </summary>
+    private static readonly List<WorkerLoadContext> _keptAlive = [];
+
+    /// <summary>
+    /// Assemblies whose code, once a worker that ran it is unloaded, crashed the process: measured on .NET 10.0.12 under
+    /// load, an app with EF Core crashed within 2-10 reloads once its workers unloaded (access violations in live
+    /// workers' static bases and static constructors and in the GC), while apps with OpenTelemetry, Serilog or
+    /// Microsoft.Data.Sqlite alone unloaded without a crash. A leak is better than a crash: such a worker is kept in memory
+    /// and reported as leaked, which the process's replacement reclaims (docs/architecture.md).
+    /// </summary>
+    internal static readonly string[] UnsafeToUnloadAssemblies = ["Microsoft.EntityFrameworkCore"];
+
+    private static string? UnsafeToUnload(WorkerLoadContext loadContext) =>
+        loadContext.Assemblies.Select(a => a.GetName().Name).FirstOrDefault(name => UnsafeToUnloadAssemblies.Contains(name));
 
     private void Run()
     {

@@ -183,6 +183,25 @@ public class UnloadVerifierTests
     }
 
     [Fact]
+    public async Task VerifyAsync_AWorkerKeptDeliberately_IsListedAsLeakedWithTheReasonWithoutCollections()
+    {
+        var verifier = NewVerifier();
+        var context = new AssemblyLoadContext("kept", isCollectible: true);
+
+        var verified = verifier.VerifyAsync([new UnloadingWorker(1, 2, new WeakReference(context), 1_048_576, "Microsoft.EntityFrameworkCore")]);
+
+        Assert.True(verified.IsCompletedSuccessfully);
+        Assert.False(await verified);
+        Assert.Equal(0, _time.ArmCount);
+        var leaked = Assert.Single(verifier.GetLeakedWorkers());
+        Assert.Equal((1, 2), (leaked.Slot, leaked.Generation));
+        Assert.StartsWith("WorkerHosting keeps it in memory because it loaded Microsoft.EntityFrameworkCore", leaked.HeldBy, StringComparison.Ordinal);
+        var warning = Assert.Single(_log.Entries);
+        Assert.Equal(WorkersEventIds.WorkerUnloadLeaked, warning.EventId.Id);
+        GC.KeepAlive(context);
+    }
+
+    [Fact]
     public async Task VerifyAsync_NothingToVerify_CompletesAtOnce()
     {
         var verified = NewVerifier().VerifyAsync([]);
