@@ -23,16 +23,17 @@ TIMESTAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) ")
 class App:
     """BenchApp with workers, its log read line by line (timestamps in milliseconds)."""
 
-    def __init__(self, workers, env=None):
+    def __init__(self, workers, env=None, app=None):
+        app = app or BENCH_APP
         self.port = free_port()
         self.lines = []
         self.changed = threading.Condition()
         self.process = subprocess.Popen(
-            ["dotnet", BENCH_APP, "--urls", f"http://127.0.0.1:{self.port}", f"--Bench:Workers={workers}",
+            ["dotnet", app, "--urls", f"http://127.0.0.1:{self.port}", f"--Bench:Workers={workers}",
              "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:WorkerHosting=Information",
              "--Logging:Console:FormatterName=simple", "--Logging:Console:FormatterOptions:SingleLine=true",
              "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff "],
-            cwd=os.path.dirname(BENCH_APP), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=os.path.dirname(app), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True, env={**os.environ, **(env or {})})
         threading.Thread(target=self._read, daemon=True).start()
         wait_for_port(self.port, self.process)
@@ -115,6 +116,7 @@ def main():
     parser.add_argument("--rss-reloads", type=int, default=150, help="reloads in the RSS run (shows whether it levels off)")
     parser.add_argument("--window", type=int, default=10, help="reloads between RSS samples")
     parser.add_argument("--duration", type=int, default=10, help="seconds of load, steady and while reloading")
+    parser.add_argument("--app", default=BENCH_APP, help="BenchApp.dll to run (another tree's build, say)")
     args = parser.parse_args()
     if args.rss_reloads < args.window:
         parser.error("--rss-reloads must be at least --window")
@@ -122,7 +124,7 @@ def main():
 
     # Reload duration for 2 and 4 workers; boot and unload times; p99 and failures under load.
     for workers in (2, 4):
-        app = App(workers)
+        app = App(workers, app=args.app)
         try:
             run_wrk(app.port, "/plaintext", True, 3, 64)  # warm-up
             steady = run_wrk(app.port, "/plaintext", True, args.duration, 64)
@@ -152,7 +154,7 @@ def main():
     out = os.path.join(ROOT, "benchmarks", "results", "lifecycle-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out, exist_ok=True)
     jit_log = os.path.join(out, "jit.txt")
-    app = App(4, {"DOTNET_JitStdOutFile": jit_log, "DOTNET_JitDisasmSummary": "1"})
+    app = App(4, {"DOTNET_JitStdOutFile": jit_log, "DOTNET_JitDisasmSummary": "1"}, app=args.app)
     try:
         app.reload()
         time.sleep(1)
@@ -174,7 +176,8 @@ def main():
         app.stop()
 
     median = statistics.median
-    lines = [f"Measured {datetime.date.today()} on {os.cpu_count()} cores; BenchApp (Release), wrk -t2 -c64 with a new "
+    lines = [f"Measured {datetime.date.today()} on {os.cpu_count()} cores; BenchApp (Release"
+             f"{'' if args.app == BENCH_APP else ', ' + args.app}), wrk -t2 -c64 with a new "
              f"connection per request, {args.duration} s steady and {args.duration} s while reloading back to back.", "",
              "| workers | reload duration, median (min-max) ms | reloads under load | requests (steady / reloading) | "
              "failed while reloading | p99 steady ms | p99 reloading ms | × steady | worker boot median ms | "

@@ -22,7 +22,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH_APP = os.path.join(ROOT, "artifacts", "bin", "BenchApp", "release", "BenchApp.dll")
+# Another tree's build (say, the library before a change) through BENCH_APP=/path/to/BenchApp.dll, or --baseline-app.
+BENCH_APP = os.environ.get("BENCH_APP") or os.path.join(ROOT, "artifacts", "bin", "BenchApp", "release", "BenchApp.dll")
 PYTHON_APP_DIR = os.path.join(ROOT, "benchmarks", "python")
 DEBIAN_PYTHON = "/usr/bin/python3"
 
@@ -54,8 +55,8 @@ def wait_for_port(port, process, timeout=60):
 
 
 class Server:
-    def __init__(self, name, workers=None, gunicorn=False):
-        self.name, self.workers, self.gunicorn = name, workers, gunicorn
+    def __init__(self, name, workers=None, gunicorn=False, app=None):
+        self.name, self.workers, self.gunicorn, self.app = name, workers, gunicorn, app or BENCH_APP
 
     def start(self):
         self.port = free_port()
@@ -65,9 +66,9 @@ class Server:
             self.process = subprocess.Popen(command, cwd=PYTHON_APP_DIR, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL, start_new_session=True)
         else:
-            command = ["dotnet", BENCH_APP, "--urls", f"http://127.0.0.1:{self.port}",
+            command = ["dotnet", self.app, "--urls", f"http://127.0.0.1:{self.port}",
                        f"--Bench:Workers={self.workers}", "--Logging:LogLevel:Default=Warning"]
-            self.process = subprocess.Popen(command, cwd=os.path.dirname(BENCH_APP), stdout=subprocess.DEVNULL,
+            self.process = subprocess.Popen(command, cwd=os.path.dirname(self.app), stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_port(self.port, self.process)
         # The coordinator binds before its workers are ready: wait until a request is served.
@@ -135,6 +136,9 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--no-gunicorn", action="store_true")
     parser.add_argument("--workers", default="1,2,4", help="worker counts to measure besides plain Kestrel, e.g. 4")
+    parser.add_argument("--baseline-app", help="another build of BenchApp.dll (say, the library before a change): its "
+                        "UseWorkers(n) servers join the same interleaved rounds, named with --baseline-name")
+    parser.add_argument("--baseline-name", default="before")
     parser.add_argument("--scenario", action="append", default=[],
                         help="only the scenarios whose name contains this (repeatable), e.g. 'json keep-alive'")
     args = parser.parse_args()
@@ -143,7 +147,11 @@ def main():
         parser.error(f"no scenario matches {args.scenario}; scenarios: {', '.join(s[0] for s in SCENARIOS)}")
 
     servers = [Server("plain Kestrel", workers=0)]
-    servers += [Server(f"UseWorkers({n})", workers=n) for n in sorted({int(n) for n in args.workers.split(",") if n.strip()})]
+    counts = sorted({int(n) for n in args.workers.split(",") if n.strip()})
+    servers += [Server(f"UseWorkers({n})", workers=n) for n in counts]
+    if args.baseline_app:
+        servers += [Server(f"UseWorkers({n}) {args.baseline_name}", workers=n, app=os.path.abspath(args.baseline_app))
+                    for n in counts]
     if not args.no_gunicorn:
         if subprocess.run([DEBIAN_PYTHON, "-c", "import gunicorn, uvicorn"], capture_output=True).returncode == 0:
             servers.append(Server("gunicorn+uvicorn -w 2", gunicorn=True))
@@ -197,6 +205,7 @@ def main():
         json.dump({"rounds": args.rounds, "duration": args.duration, "connections": args.connections,
                    "raw": results, "rss": rss, "summary": summary}, f, indent=2)
 
+    args.raw = results
     markdown = render_markdown(summary, servers, args)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(markdown)
@@ -228,6 +237,19 @@ def render_markdown(summary, servers, args):
     for server in servers:
         r = summary[server.name]["peak_rss_mb"]
         lines.append(f"| {server.name} | {r:.1f} | {r / base['peak_rss_mb']:.2f} |")
+    if args.baseline_app:
+        # The other build against this one, paired by round as well (its server ran in the same rounds).
+        for server in servers:
+            if not server.name.endswith(f" {args.baseline_name}"):
+                continue
+            current = server.name[:-len(args.baseline_name) - 1]
+            parts = []
+            for name, _, _ in args.scenarios:
+                runs, base = args.raw[current][name], args.raw[server.name][name]
+                rps = median([r["rps"] / b["rps"] for r, b in zip(runs, base)])
+                p99 = median([r["p99"] / b["p99"] for r, b in zip(runs, base)])
+                parts.append(f"{name} req/s {rps:.2f}, p99 {p99:.2f}")
+            lines += ["", f"{current} ÷ {server.name} (medians of per-round ratios): " + "; ".join(parts) + "."]
     if all(n in summary for n in ("UseWorkers(1)", "UseWorkers(4)")):
         lines += ["", "Throughput from 1 to 4 workers (UseWorkers(4) ÷ UseWorkers(1)): " + ", ".join(
             f"{name} {summary['UseWorkers(4)']['scenarios'][name]['rps'] / summary['UseWorkers(1)']['scenarios'][name]['rps']:.2f}"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One command for the benchmarks: installs what they need (Debian packages), builds the bench app in Release, and
 # runs benchmarks/load.py (arguments: --rounds, --duration, --no-gunicorn) or, with --lifecycle first,
-# benchmarks/lifecycle.py (arguments: --reloads, --duration).
-# Results: benchmarks/results/<time>/ (results.md, results.json, chart.png) and benchmarks/results/lifecycle-<time>/.
+# benchmarks/lifecycle.py (arguments: --reloads, --duration), or, with --realworld first, builds
+# tests/TestApps/RealWorldApp in Release and runs benchmarks/realworld.py (arguments: --workers, --reloads, --rate).
+# Results: benchmarks/results/<time>/ (results.md, results.json, chart.png), benchmarks/results/lifecycle-<time>/ and
+# benchmarks/results/realworld-<time>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v wrk >/dev/null || { echo "wrk is required" >&2; exit 1; }
 
+if [ "${1:-}" = "--realworld" ]; then
+  shift
+  dotnet build tests/TestApps/RealWorldApp -c Release -v q -nologo
+  exec /usr/bin/python3 benchmarks/realworld.py "$@"
+fi
 dotnet build benchmarks/BenchApp -c Release -v q -nologo
 if [ "${1:-}" = "--lifecycle" ]; then
   shift
