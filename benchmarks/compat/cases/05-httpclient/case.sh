@@ -1,0 +1,4 @@
+# IHttpClientFactory alone: a named client (AddHttpClient), used per request to call this app itself.
+TEMPLATE=web
+PACKAGES=()
+REQUESTS=('GET /' 'GET /self')

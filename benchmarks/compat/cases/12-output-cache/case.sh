@@ -1,0 +1,4 @@
+# Output caching: AddOutputCache, UseOutputCache, and an endpoint with CacheOutput.
+TEMPLATE=web
+PACKAGES=()
+REQUESTS=('GET /' 'GET /cached')
