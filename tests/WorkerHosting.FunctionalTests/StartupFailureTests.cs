@@ -13,6 +13,8 @@ public sealed class StartupFailureTests
     [InlineData("--Workers:GracefulTimeout=00:00:00", "Workers:GracefulTimeout", "'00:00:00'")]
     [InlineData("--Workers:Count=four", "Workers:Count", "'four'")]
     [InlineData("--Workers:GracefulTimeout=soon", "Workers:GracefulTimeout", "'soon'")]
+    [InlineData("--Workers:GracefulTimout=00:01:00", "'Workers:GracefulTimout'", "'00:01:00'")]
+    [InlineData("--Workers:Restart:MaxDelya=00:00:10", "'Workers:Restart:MaxDelya'", "'00:00:10'")]
     public async Task BadConfigurationStopsTheProcessBeforeBindingAndNamesTheKeyAndValue(string argument, string key, string value)
     {
         await using var app = AppProcess.Start(TestApps.Minimal, ["--urls", "http://127.0.0.1:0", argument]);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -89,10 +90,25 @@ internal static class WorkersSetup
     private static void AddServices(IServiceCollection services, WorkersSetupState state)
     {
         // Code gives defaults; the Workers section overrides them (bound after the code's values are applied).
-        services.AddOptions<WorkersOptions>()
-            .Configure(options => state.Configure.ForEach(configure => configure(options)))
-            .BindConfiguration(WorkersOptions.SectionName)
-            .ValidateOnStart();
+        var optionsBuilder = services.AddOptions<WorkersOptions>()
+            .Configure(options => state.Configure.ForEach(configure => configure(options)));
+        if (WorkerRuntime.Current is null)
+        {
+            // A key no option has (a typo) stops the start, and is rejected on reload, as a bad value is. The check
+            // names each key by its full path before the binder (which would throw too, less clearly) sees it.
+            optionsBuilder
+                .Configure<IConfiguration>((_, configuration) => WorkersConfigurationKeys.ThrowIfUnknown(
+                    configuration.GetSection(WorkersOptions.SectionName), Options.DefaultName))
+                .BindConfiguration(WorkersOptions.SectionName, binder => binder.ErrorOnUnknownConfiguration = true);
+        }
+        else
+        {
+            // A worker binds its own copy of the configuration from disk: the coordinator checked it at start, and a
+            // typo that a later reload brought (which the coordinator rejected) must not fail the workers it starts.
+            optionsBuilder.BindConfiguration(WorkersOptions.SectionName);
+        }
+
+        optionsBuilder.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkersOptions>, WorkersOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
 

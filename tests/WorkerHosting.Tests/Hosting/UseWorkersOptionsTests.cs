@@ -186,6 +186,123 @@ public class UseWorkersOptionsTests
     }
 
     [Fact]
+    public void UseWorkers_MisspelledKeyInConfiguration_BuildThrowsNamingTheKey()
+    {
+        var builder = CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Workers:GracefulTimout"] = "00:01:00" });
+        builder.UseWorkers(2);
+
+        // The host's options (its shutdown timeout follows GracefulTimeout) need the Workers options, so the host fails
+        // as it is built, before anything starts or binds.
+        var exception = Assert.Throws<OptionsValidationException>(() => builder.Build());
+
+        Assert.Contains("'Workers:GracefulTimout' (value '00:01:00') is not a WorkerHosting setting", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("Check its spelling", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UseWorkers_MisspelledEnvironmentVariable_ThrowsNamingTheKey()
+    {
+        var prefix = $"WORKERHOSTING_TEST_{Guid.NewGuid():N}_";
+        var variable = prefix + "Workers__GracefulTimout";
+        Environment.SetEnvironmentVariable(variable, "00:01:00");
+        try
+        {
+            var builder = CreateBuilder();
+            builder.Configuration.AddEnvironmentVariables(prefix);
+            builder.UseWorkers(2);
+            using var services = builder.Services.BuildServiceProvider();
+
+            var exception = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<WorkersOptions>>().Value);
+
+            Assert.Contains("'Workers:GracefulTimout'", exception.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public void UseWorkers_MisspelledRestartKey_ThrowsNamingTheNestedKey()
+    {
+        var builder = CreateBuilder(args: ["--Workers:Restart:MaxDelya=00:00:10"]);
+        builder.UseWorkers(2);
+        using var services = builder.Services.BuildServiceProvider();
+
+        var exception = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<WorkersOptions>>().Value);
+
+        Assert.Contains("'Workers:Restart:MaxDelya'", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("the keys of 'Workers:Restart' are Delay, MaxDelay,", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UseWorkers_MisspelledKeyInHostBuilderConfiguration_FailsBeforeStarting()
+    {
+        var hostBuilder = new HostBuilder()
+            .ConfigureAppConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?> { ["Workers:MaxRequest"] = "100" }))
+            .UseWorkers(2);
+
+        var exception = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+        {
+            using var host = hostBuilder.Build();
+            await host.StartAsync();
+        });
+
+        Assert.Contains("'Workers:MaxRequest' (value '100')", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UseWorkers_EveryKeyInConfiguration_Binds()
+    {
+        var builder = CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Workers:Count"] = "3",
+            ["Workers:GracefulTimeout"] = "00:00:20",
+            ["Workers:StartupTimeout"] = "00:00:21",
+            ["Workers:MaxRequests"] = "100",
+            ["Workers:MaxRequestsJitter"] = "10",
+            ["Workers:Watch"] = "true",
+            ["Workers:MaxLeakedWorkers"] = "2",
+            ["Workers:ReleaseLeftovers"] = "true",
+            ["Workers:Restart:Delay"] = "00:00:01",
+            ["Workers:Restart:MaxDelay"] = "00:00:02",
+            ["Workers:Restart:UseJitter"] = "false",
+            ["Workers:Restart:ResetAfter"] = "00:00:03",
+            ["Workers:Restart:MaxFailures"] = "4",
+            ["Workers:Restart:FailureWindow"] = "00:00:05",
+        });
+        builder.UseWorkers(2);
+
+        var options = GetOptions(builder);
+
+        Assert.Equal(3, options.Count);
+        Assert.Equal(TimeSpan.FromSeconds(21), options.StartupTimeout);
+        Assert.True(options.ReleaseLeftovers);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.Restart.MaxDelay);
+        Assert.False(options.Restart.UseJitter);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.Restart.FailureWindow);
+    }
+
+    [Fact]
+    public void UseWorkers_ReloadBringsMisspelledKey_OptionsFactoryThrowsOptionsValidationException()
+    {
+        var builder = CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Workers:Count"] = "2" });
+        builder.UseWorkers(4);
+        using var services = builder.Services.BuildServiceProvider();
+        var factory = services.GetRequiredService<IOptionsFactory<WorkersOptions>>();
+        Assert.Equal(2, factory.Create(Options.DefaultName).Count);
+
+        builder.Configuration["Workers:Cuont"] = "3";
+
+        // WorkerCoordinator rejects a reload that throws this (and keeps the last good options), as for a bad value.
+        var exception = Assert.Throws<OptionsValidationException>(() => factory.Create(Options.DefaultName));
+        Assert.Contains("'Workers:Cuont' (value '3')", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UseWorkers_DefaultGracefulTimeout_RaisesShutdownTimeoutToThirtyFiveSeconds()
     {
         var builder = CreateBuilder();
