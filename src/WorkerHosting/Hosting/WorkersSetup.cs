@@ -129,6 +129,9 @@ internal static class WorkersSetup
 
         // Resolved when the coordinator starts workers, so an app without an entry point fails there, not here.
         services.TryAddSingleton(_ => new WorkerApplication(state.Application, state.Args));
+
+        // The app's SocketTransportOptions (UseSockets), read where Kestrel's own transport would read them.
+        services.TryAddSingleton<SocketTransportSettings>();
         services.TryAddSingleton<SharedEndpoints>();
         services.TryAddSingleton(sp => new CoordinatorMode(sp, services));
         services.TryAddSingleton(sp => new WorkerPool(

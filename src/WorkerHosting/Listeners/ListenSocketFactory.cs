@@ -10,9 +10,6 @@ namespace WorkerHosting.Listeners;
 /// </summary>
 internal static class ListenSocketFactory
 {
-    /// <summary>Kestrel's default backlog (SocketTransportOptions.Backlog).</summary>
-    public const int Backlog = 512;
-
     private const int LinuxSolSocket = 1;
     private const int LinuxSoReusePort = 15;
     private const int LinuxIpProtoTcp = 6;
@@ -25,7 +22,8 @@ internal static class ListenSocketFactory
     /// </summary>
     private const int DeferAcceptSeconds = 1;
 
-    public static Socket CreateBoundSocket(EndPoint endpoint)
+    /// <summary>Creates a socket bound to <paramref name="endpoint"/> and listening with an accept queue of <paramref name="backlog"/>.</summary>
+    public static Socket CreateBoundSocket(EndPoint endpoint, int backlog)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
 
@@ -64,7 +62,7 @@ internal static class ListenSocketFactory
             throw;
         }
 
-        socket.Listen(Backlog);
+        socket.Listen(backlog);
         return socket;
     }
 

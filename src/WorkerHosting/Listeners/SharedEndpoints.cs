@@ -13,14 +13,16 @@ namespace WorkerHosting.Listeners;
 /// </summary>
 internal sealed partial class SharedEndpoints : IDisposable
 {
+    private readonly SocketTransportSettings _settings;
     private readonly ILogger<SharedEndpoints> _logger;
     private readonly TimeProvider _timeProvider;
     private readonly Lock _lock = new();
     private readonly List<Binding> _bindings = [];
     private bool _disposed;
 
-    public SharedEndpoints(ILogger<SharedEndpoints> logger, TimeProvider timeProvider)
+    public SharedEndpoints(SocketTransportSettings settings, ILogger<SharedEndpoints> logger, TimeProvider timeProvider)
     {
+        _settings = settings;
         _logger = logger;
         _timeProvider = timeProvider;
     }
@@ -44,7 +46,7 @@ internal sealed partial class SharedEndpoints : IDisposable
         Socket socket;
         try
         {
-            socket = ListenSocketFactory.CreateBoundSocket(endpoint);
+            socket = ListenSocketFactory.CreateBoundSocket(endpoint, _settings.Backlog);
         }
         catch (Exception e)
         {
@@ -58,7 +60,7 @@ internal sealed partial class SharedEndpoints : IDisposable
             throw;
         }
 
-        var listener = new SharedListener(endpoint, socket, _logger, _timeProvider);
+        var listener = new SharedListener(endpoint, socket, _settings, _logger, _timeProvider);
         lock (_lock)
         {
             _bindings.Add(new Binding(Key(endpoint), listener, null));

@@ -27,10 +27,11 @@ internal sealed partial class SharedListener : IDisposable
     private bool _closed;
     private bool _disposed;
 
-    public SharedListener(EndPoint requestedEndPoint, Socket socket, ILogger logger, TimeProvider timeProvider)
+    public SharedListener(EndPoint requestedEndPoint, Socket socket, SocketTransportSettings settings, ILogger logger, TimeProvider timeProvider)
     {
         RequestedEndPoint = requestedEndPoint;
         _socket = socket;
+        Settings = settings;
         _logger = logger;
         _timeProvider = timeProvider;
         LocalEndPoint = socket.LocalEndPoint ?? requestedEndPoint;
@@ -41,6 +42,9 @@ internal sealed partial class SharedListener : IDisposable
 
     /// <summary>The endpoint the socket is bound to (port 0 resolved once, for every worker).</summary>
     public EndPoint LocalEndPoint { get; }
+
+    /// <summary>The app's socket settings, which the workers' listeners apply to the connections they accept.</summary>
+    public SocketTransportSettings Settings { get; }
 
     public int ActiveWorkers
     {

@@ -96,8 +96,8 @@ internal sealed class WorkerConnectionListener : IConnectionListener
     {
         if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
         {
-            // Kestrel's default (SocketTransportOptions.NoDelay).
-            socket.NoDelay = true;
+            // As Kestrel's socket transport does, on TCP connections only (SocketTransportOptions.NoDelay).
+            socket.NoDelay = Shared.Settings.NoDelay;
         }
 
         var connection = _runtime.ConnectionFactory.Create(socket);

@@ -1,5 +1,7 @@
+using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using WorkerHosting.Coordinator;
@@ -44,6 +46,28 @@ public class WorkersSetupTests
         var transport = Assert.Single(app.Services.GetServices<IConnectionListenerFactory>());
         Assert.IsType<CoordinatorConnectionListenerFactory>(transport);
         Assert.Empty(app.Services.GetServices<IMultiplexedConnectionListenerFactory>());
+    }
+
+    [Fact]
+    public void Build_AppConfiguresSocketTransport_SharedEndpointsUseItsSettings()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseSockets(o =>
+        {
+            o.Backlog = 1000;
+            o.NoDelay = false;
+            o.IOQueueCount = 1;
+        });
+        builder.UseWorkers(2);
+        using var app = builder.Build();
+
+        var settings = app.Services.GetRequiredService<SocketTransportSettings>();
+        var shared = app.Services.GetRequiredService<SharedEndpoints>().Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        Assert.Equal(1000, settings.Backlog);
+        Assert.False(settings.NoDelay);
+        Assert.Equal(1, settings.CreateConnectionFactoryOptions().IOQueueCount);
+        Assert.Same(settings, shared.Settings);
     }
 
     [Fact]

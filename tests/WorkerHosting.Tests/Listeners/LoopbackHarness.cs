@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using WorkerHosting.Listeners;
 using WorkerHosting.Workers;
 
@@ -19,11 +20,20 @@ internal sealed class LoopbackHarness : IDisposable
     private readonly List<Socket> _sockets = [];
     private readonly List<WorkerConnectionListener> _listeners = [];
 
-    public SharedEndpoints Endpoints { get; } = new(NullLogger<SharedEndpoints>.Instance, TimeProvider.System);
+    /// <param name="transport">The app's socket options; Kestrel's defaults when not given.</param>
+    public LoopbackHarness(SocketTransportOptions? transport = null)
+    {
+        Endpoints = new(CreateSettings(transport), NullLogger<SharedEndpoints>.Instance, TimeProvider.System);
+    }
+
+    public SharedEndpoints Endpoints { get; }
 
     public SocketConnectionContextFactory ConnectionFactory { get; } = new(new SocketConnectionFactoryOptions(), NullLogger.Instance);
 
     public static IPEndPoint AnyLoopbackPort => new(IPAddress.Loopback, 0);
+
+    public static SocketTransportSettings CreateSettings(SocketTransportOptions? transport = null)
+        => new(Options.Create(transport ?? new SocketTransportOptions()));
 
     public WorkerRuntime CreateRuntime(int slot = 0)
         => new(slot, 1, [], TimeSpan.FromSeconds(30), Endpoints, ConnectionFactory, NullLogger.Instance, TimeProvider.System, new Fakes.FakeWorkerPool());

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using WorkerHosting.Listeners;
 
@@ -149,9 +150,23 @@ public class SharedEndpointsTests
     }
 
     [Fact]
+    public void Bind_ConfiguredSocketTransport_GivesEveryListenerTheSettings()
+    {
+        // The backlog cannot be read back from a listening socket; the listeners carry the settings it was taken from.
+        using var harness = new LoopbackHarness(new SocketTransportOptions { Backlog = 7, NoDelay = false });
+
+        var first = harness.Endpoints.Bind(LoopbackHarness.AnyLoopbackPort);
+        var second = harness.Endpoints.Bind(LoopbackHarness.AnyLoopbackPort);
+
+        Assert.Equal(7, first.Settings.Backlog);
+        Assert.False(first.Settings.NoDelay);
+        Assert.Same(first.Settings, second.Settings);
+    }
+
+    [Fact]
     public void Bind_UnsupportedEndpointType_ThrowsNotSupportedException()
     {
-        using var endpoints = new SharedEndpoints(NullLogger<SharedEndpoints>.Instance, TimeProvider.System);
+        using var endpoints = new SharedEndpoints(LoopbackHarness.CreateSettings(), NullLogger<SharedEndpoints>.Instance, TimeProvider.System);
 
         Assert.Throws<NotSupportedException>(() => endpoints.Bind(new DnsEndPoint("localhost", 0)));
     }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using WorkerHosting.Listeners;
 
 namespace WorkerHosting.Tests.Listeners;
@@ -14,6 +15,26 @@ public class WorkerConnectionListenerTests
 
         Assert.Equal(shared.LocalEndPoint, listener.EndPoint);
         Assert.Same(shared, listener.Shared);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcceptAsync_SocketTransportNoDelay_AppliesItToTheAcceptedSocket(bool noDelay)
+    {
+        using var harness = new LoopbackHarness(new SocketTransportOptions { NoDelay = noDelay });
+        var shared = harness.Endpoints.Bind(LoopbackHarness.AnyLoopbackPort);
+        var listener = harness.CreateListener(shared);
+        shared.Activate(listener);
+        var (server, _) = await harness.CreateConnectedPairAsync();
+        server.NoDelay = !noDelay;
+        shared.Dispatch(server);
+
+        var connection = await listener.AcceptAsync().AsTask().WaitAsync(LoopbackHarness.Timeout);
+
+        Assert.NotNull(connection);
+        Assert.Equal(noDelay, server.NoDelay);
+        await connection.DisposeAsync();
     }
 
     [Fact]
