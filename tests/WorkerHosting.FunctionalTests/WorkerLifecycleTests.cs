@@ -54,7 +54,9 @@ public sealed class WorkerLifecycleTests
             using var ended = await client.PostAsync("/exit", null);
 
             Assert.Equal(3, await app.WaitForExitAsync());
-            Assert.Equal(3, app.CountLines(@"Worker 0 \(generation [234]\) failed to start\."));
+            // Generations 2 and 3 fail and are retried; generation 4's failure is the crash loop's last.
+            Assert.Equal(2, app.CountLines(@"Worker 0 \(generation [23]\) failed to start; restarting its slot in"));
+            Assert.Equal(1, app.CountLines(@"Worker 0 \(generation 4\) failed to start: TestApp refuses to start"));
             Assert.Equal(1, app.CountLines(@"Workers failed more than 2 times within 00:01:00: a crash loop\. Stopping with exit code 3"));
             Assert.Contains($"TestApp refuses to start: '{marker}' exists.", app.Output.Split("a crash loop")[1], StringComparison.Ordinal);
             Assert.True(app.CountLines("restarting its slot in") >= 2);

@@ -10,6 +10,12 @@ internal static class WorkersDefaults
     /// </summary>
     public static readonly TimeSpan ShutdownMargin = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Time a stopped worker gets beyond its graceful timeout to exit (its server aborts what is left, its host disposes)
+    /// before the coordinator gives up on it. Less than <see cref="ShutdownMargin"/>, so a stop ends before the host's.
+    /// </summary>
+    public static readonly TimeSpan ExitMargin = TimeSpan.FromSeconds(3);
+
     public static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(30);
 
     public static int Count => Environment.ProcessorCount;

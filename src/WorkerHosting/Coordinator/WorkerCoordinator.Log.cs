@@ -15,10 +15,6 @@ internal sealed partial class WorkerCoordinator
             "{Ready} of {Count} workers are ready after {ElapsedMilliseconds:F0} ms.", EventName = "WorkersStarted")]
         public static partial void WorkersStarted(ILogger logger, int ready, int count, double elapsedMilliseconds);
 
-        [LoggerMessage(WorkersEventIds.NoWorkerStarted, LogLevel.Critical,
-            "None of the {Count} workers could start; stopping.", EventName = "NoWorkerStarted")]
-        public static partial void NoWorkerStarted(ILogger logger, int count);
-
         [LoggerMessage(WorkersEventIds.StandaloneMode, LogLevel.Information,
             "The server is not Kestrel; the app runs standalone in this host, without workers.", EventName = "StandaloneMode")]
         public static partial void StandaloneMode(ILogger logger);

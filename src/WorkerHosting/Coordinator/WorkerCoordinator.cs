@@ -82,15 +82,8 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         var addresses = string.Join(", ", _endpoints.Listeners.Select(l => l.LocalEndPoint));
         Log.WorkersStarting(_lifetimeLogger, options.Count, addresses.Length == 0 ? "(no endpoints)" : addresses);
 
-        try
-        {
-            await _pool.StartAsync(_application.Args, cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException)
-        {
-            Log.NoWorkerStarted(_lifetimeLogger, options.Count);
-            throw;
-        }
+        // If none of the workers can start, this throws with every distinct failure, and the host reports it.
+        await _pool.StartAsync(cancellationToken).ConfigureAwait(false);
 
         _subscriptions.Add(ChangeToken.OnChange(_configuration.GetReloadToken, OnConfigurationChanged));
         if (options.Watch)
@@ -221,7 +214,7 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         }
 
         var previous = _pool.Options;
-        _pool.Options = next;
+        _pool.ChangeOptions(next);
         if (next.Count != previous.Count)
         {
             _ = _pool.ScaleAsync(next.Count, CancellationToken.None);

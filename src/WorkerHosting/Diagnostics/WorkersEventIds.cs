@@ -8,13 +8,14 @@ internal static class WorkersEventIds
     // 1-99: coordinator
     public const int WorkersStarting = 1;
     public const int WorkersStarted = 2;
-    public const int NoWorkerStarted = 3;
+    // Reserved: 3, NoWorkerStarted (the start's exception carries every failure, and the host logs it)
     public const int WorkersDraining = 4;
     public const int WorkersStopped = 5;
     public const int StandaloneMode = 6;
     public const int StoppedAccepting = 7;
     public const int WorkerExitedUnexpectedly = 8;
     // Reserved: 9, NoWorkersLeft (a worker that ends is restarted now)
+    public const int CommandFailed = 10;
 
     // 100-199: workers
     public const int WorkerBooting = 100;
@@ -30,6 +31,7 @@ internal static class WorkersEventIds
     public const int WorkerRegistrationsReleased = 110;
     public const int WorkerUnloadedLate = 111;
     public const int LeakedWorkersLimitExceeded = 112;
+    public const int WorkerExitedAfterGivenUp = 113;
 
     // 200-299: listeners
     public const int EndpointBound = 200;
@@ -50,6 +52,8 @@ internal static class WorkersEventIds
     public const int WatchTriggered = 310;
     public const int OptionsReloadRejected = 311;
     public const int FastStop = 312;
+    public const int RecycleFailed = 313;
+    public const int WorkerRestartingAfterEarlyEnd = 314;
 
     // 400-499: configuration
 }

@@ -134,10 +134,15 @@ internal static class WorkersSetup
         services.TryAddSingleton<SocketTransportSettings>();
         services.TryAddSingleton<SharedEndpoints>();
         services.TryAddSingleton(sp => new CoordinatorMode(sp, services));
+        services.TryAddSingleton(sp => new WorkerFactory(
+            sp.GetRequiredService<WorkerApplication>(),
+            sp.GetRequiredService<SharedEndpoints>(),
+            () => sp.GetRequiredService<IWorkerPool>(),
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new WorkerPool(
             sp.GetRequiredService<IOptions<WorkersOptions>>().Value,
-            sp.GetRequiredService<SharedEndpoints>(),
-            sp.GetRequiredService<WorkerApplication>(),
+            sp.GetRequiredService<WorkerFactory>(),
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>()));

@@ -17,7 +17,9 @@ internal static partial class RestartPolicy
 
         var retry = new RetryStrategyOptions
         {
-            ShouldHandle = new PredicateBuilder().Handle<WorkerFailedException>(),
+            // Never a failure that arrives as the restart is cancelled (a stop, a crash loop, a scale-down): it ends the restart.
+            ShouldHandle = arguments => ValueTask.FromResult(
+                arguments.Outcome.Exception is WorkerFailedException && !arguments.Context.CancellationToken.IsCancellationRequested),
             MaxRetryAttempts = int.MaxValue,
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = options.UseJitter,
@@ -25,9 +27,14 @@ internal static partial class RestartPolicy
             MaxDelay = options.MaxDelay,
             OnRetry = arguments =>
             {
-                if (arguments.Outcome.Exception is WorkerFailedException failure)
+                if (arguments.Outcome.Exception is WorkerFailedException { Started: true } ended)
                 {
-                    Log.Restarting(logger, failure.Slot, failure.Generation, arguments.AttemptNumber + 1, arguments.RetryDelay, failure);
+                    // Its end was logged, with its exception, when it happened.
+                    Log.RestartingAfterEarlyEnd(logger, ended.Slot, ended.Generation, arguments.AttemptNumber + 1, arguments.RetryDelay);
+                }
+                else if (arguments.Outcome.Exception is WorkerFailedException failure)
+                {
+                    Log.Restarting(logger, failure.Slot, failure.Generation, arguments.AttemptNumber + 1, arguments.RetryDelay, failure.InnerException ?? failure);
                 }
 
                 return ValueTask.CompletedTask;
@@ -40,8 +47,13 @@ internal static partial class RestartPolicy
     private static partial class Log
     {
         [LoggerMessage(Diagnostics.WorkersEventIds.WorkerRestarting, LogLevel.Warning,
-            "Worker {WorkerSlot} (generation {Generation}) failed; restarting its slot in {Delay} (attempt {Attempt}).",
+            "Worker {WorkerSlot} (generation {Generation}) failed to start; restarting its slot in {Delay} (attempt {Attempt}).",
             EventName = "WorkerRestarting")]
         public static partial void Restarting(ILogger logger, int workerSlot, int generation, int attempt, TimeSpan delay, Exception exception);
+
+        [LoggerMessage(Diagnostics.WorkersEventIds.WorkerRestartingAfterEarlyEnd, LogLevel.Warning,
+            "Worker {WorkerSlot} (generation {Generation}) ended before it had served long enough (Workers:Restart:ResetAfter); restarting its slot in {Delay} (attempt {Attempt}).",
+            EventName = "WorkerRestartingAfterEarlyEnd")]
+        public static partial void RestartingAfterEarlyEnd(ILogger logger, int workerSlot, int generation, int attempt, TimeSpan delay);
     }
 }

@@ -6,14 +6,18 @@ namespace WorkerHosting.Lifecycle;
 /// </summary>
 internal sealed class WorkerFailedException : Exception
 {
-    public WorkerFailedException(int slot, int generation, string message, Exception? innerException)
+    public WorkerFailedException(int slot, int generation, bool started, string message, Exception? innerException)
         : base(message, innerException)
     {
         Slot = slot;
         Generation = generation;
+        Started = started;
     }
 
     public int Slot { get; }
 
     public int Generation { get; }
+
+    /// <summary>The worker had started and ended too soon (its end was logged when it happened); false if it never started.</summary>
+    public bool Started { get; }
 }

@@ -8,7 +8,7 @@ namespace WorkerHosting.Workers;
 /// The coordinator's handle on one worker: its load context, the thread that runs the app's entry point in it,
 /// and how it is stopped and unloaded.
 /// </summary>
-internal sealed partial class WorkerInstance
+internal sealed partial class WorkerInstance : IWorkerHandle
 {
     /// <summary>
     /// How long a stop waits for connections just handed to the worker to begin their first request.
@@ -21,8 +21,8 @@ internal sealed partial class WorkerInstance
     private readonly TimeProvider _timeProvider;
     private WorkerLoadContext? _loadContext;
     private WeakReference? _loadContextReference;
-    private long _startedAt;
-    private int _state = (int)WorkerState.Starting;
+    private int _stopAsked;
+    private bool _exitPlanned;
 
     public WorkerInstance(WorkerRuntime runtime, WorkerApplication application, SharedAssemblies sharedAssemblies, ILogger lifetimeLogger, TimeProvider timeProvider)
     {
@@ -39,40 +39,24 @@ internal sealed partial class WorkerInstance
 
     public int Generation => Runtime.Generation;
 
-    /// <summary>Time from creating the load context to the worker's host having started.</summary>
-    public TimeSpan StartDuration { get; private set; }
-
     public DateTimeOffset StartedAt { get; private set; }
 
-    public WorkerState State => (WorkerState)Volatile.Read(ref _state);
+    public long RequestsServed => Runtime.RequestsServed;
 
-    /// <summary>The coordinator is replacing or removing this worker: its exit is planned, not a failure.</summary>
-    public bool Retiring { get; private set; }
+    public long RequestLimit => Runtime.RequestLimit;
 
-    /// <summary>A restart is watching this worker until it has served long enough to reset the slot's backoff.</summary>
-    public bool InProbation { get; set; }
+    public bool StopRequested => Volatile.Read(ref _stopAsked) == 1;
 
-    /// <summary>The pool has seen this worker exit (set under the pool's lock).</summary>
-    public bool ExitObserved { get; set; }
+    public bool ExitPlanned => Volatile.Read(ref _exitPlanned);
 
-    private readonly TaskCompletionSource _cleanedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public Task Ready => Runtime.Ready;
 
-    /// <summary>Completes once the pool has dealt with the worker's exit (its slot is free, its context unloading).</summary>
-    public Task CleanedUp => _cleanedUp.Task;
+    public Task<Exception?> Exited => Runtime.Exited;
 
-    public void MarkCleanedUp() => _cleanedUp.TrySetResult();
-
-    public WorkerSnapshot Snapshot() => new(Slot, Generation, State, StartedAt, Runtime.RequestsServed);
-
-    public void MarkReady()
-    {
-        Interlocked.CompareExchange(ref _state, (int)WorkerState.Ready, (int)WorkerState.Starting);
-        Runtime.ActivateListeners();
-    }
+    public void Activate() => Runtime.ActivateListeners();
 
     public void Start()
     {
-        _startedAt = _timeProvider.GetTimestamp();
         StartedAt = _timeProvider.GetUtcNow();
         Log.WorkerBooting(_lifetimeLogger, Slot, Generation);
 
@@ -90,67 +74,28 @@ internal sealed partial class WorkerInstance
     }
 
     /// <summary>
-    /// Waits until the worker is ready; returns the exception it failed with, if it did, or a
-    /// <see cref="TimeoutException"/> if it was not ready within <paramref name="timeout"/>.
-    /// </summary>
-    public async Task<Exception?> WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Runtime.Ready.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-            StartDuration = _timeProvider.GetElapsedTime(_startedAt);
-            return null;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (TimeoutException) when (!Runtime.Ready.IsCompleted)
-        {
-            return new TimeoutException(
-                $"Worker {Slot} (generation {Generation}) was not ready within the startup timeout ({timeout}). Raise Workers:StartupTimeout if the app needs longer to start.");
-        }
-        catch (Exception e)
-        {
-            return e;
-        }
-    }
-
-    /// <summary>
     /// Stops the worker: optionally sends new connections elsewhere first, lets handed-off connections begin their
-    /// request, then stops its host, which drains within the graceful timeout. Returns false if the worker had not
-    /// exited when <paramref name="cancellationToken"/> fired.
+    /// request, then asks its host to stop, which drains within the graceful timeout.
     /// </summary>
-    public async Task<bool> StopAsync(bool redirectConnections, TimeSpan gracefulTimeout, CancellationToken cancellationToken)
+    public async Task StopAsync(bool redirectConnections, TimeSpan gracefulTimeout)
     {
-        var started = _timeProvider.GetTimestamp();
-        Retiring = true;
-        Volatile.Write(ref _state, (int)WorkerState.Draining);
+        if (Interlocked.Exchange(ref _stopAsked, 1) == 1)
+        {
+            return;
+        }
+
         if (redirectConnections)
         {
             Runtime.DeactivateListeners();
         }
 
-        if (!await Runtime.WaitForHandoffsAsync(HandoffSettleTimeout, cancellationToken).ConfigureAwait(false))
+        if (!await Runtime.WaitForHandoffsAsync(HandoffSettleTimeout, CancellationToken.None).ConfigureAwait(false))
         {
             Log.HandoffsUnsettled(_lifetimeLogger, Slot, Generation, Runtime.AwaitingFirstRequest);
         }
 
         Log.WorkerStopping(_lifetimeLogger, Slot, Generation, Runtime.ActiveRequests, Runtime.OpenConnections);
         Runtime.RequestStop(gracefulTimeout);
-
-        try
-        {
-            await Runtime.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            Log.WorkerDidNotExit(_lifetimeLogger, Slot, Generation);
-            return false;
-        }
-
-        Log.WorkerStopped(_lifetimeLogger, Slot, Generation, _timeProvider.GetElapsedTime(started).TotalMilliseconds, Runtime.RequestsServed);
-        return true;
     }
 
     /// <summary>
@@ -159,6 +104,7 @@ internal sealed partial class WorkerInstance
     /// </summary>
     public UnloadingWorker? Unload()
     {
+        Runtime.DeactivateListeners();
         Runtime.Detach();
         var loadContext = Interlocked.Exchange(ref _loadContext, null);
         if (loadContext is null || _loadContextReference is null)
@@ -216,6 +162,8 @@ internal sealed partial class WorkerInstance
             failure = e;
         }
 
+        // Read before the exit is announced: whoever sees it end sees whether it was asked to.
+        Volatile.Write(ref _exitPlanned, StopRequested);
         Runtime.OnExited(failure);
     }
 
@@ -247,15 +195,6 @@ internal sealed partial class WorkerInstance
             "Worker {WorkerSlot} (generation {Generation}) is draining {Requests} in-flight requests on {Connections} open connections.",
             EventName = "WorkerStopping")]
         public static partial void WorkerStopping(ILogger logger, int workerSlot, int generation, int requests, int connections);
-
-        [LoggerMessage(WorkersEventIds.WorkerStopped, LogLevel.Information,
-            "Worker {WorkerSlot} (generation {Generation}) stopped in {ElapsedMilliseconds:F0} ms after serving {RequestsServed} requests.",
-            EventName = "WorkerStopped")]
-        public static partial void WorkerStopped(ILogger logger, int workerSlot, int generation, double elapsedMilliseconds, long requestsServed);
-
-        [LoggerMessage(WorkersEventIds.WorkerDidNotExit, LogLevel.Error,
-            "Worker {WorkerSlot} (generation {Generation}) did not exit in time; leaving it behind.", EventName = "WorkerDidNotExit")]
-        public static partial void WorkerDidNotExit(ILogger logger, int workerSlot, int generation);
 
         [LoggerMessage(WorkersEventIds.WorkerHandoffsUnsettled, LogLevel.Debug,
             "Worker {WorkerSlot} (generation {Generation}) still has {Connections} handed-off connections with no request; stopping anyway.",

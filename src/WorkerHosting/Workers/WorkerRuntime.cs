@@ -21,7 +21,7 @@ internal sealed partial class WorkerRuntime
 
     private Action<TimeSpan>? _stopApplication;
     private Action? _afterEntryPoint;
-    private Action<WorkerRuntime>? _onRequestLimitReached;
+    private Action? _onRequestLimitReached;
     private long _requestLimit = long.MaxValue;
     private TimeSpan _stopGracefulTimeout;
     private int _hostClaimed;
@@ -97,6 +97,9 @@ internal sealed partial class WorkerRuntime
 
     public int AwaitingFirstRequest => Volatile.Read(ref _awaitingFirstRequest);
 
+    /// <summary>Whether the coordinator has asked the worker's host to stop.</summary>
+    public bool StopRequested => Volatile.Read(ref _stopRequested) == 1;
+
     /// <summary>Makes this the ambient worker of the current flow (the worker's own thread).</summary>
     public void EnterOnCurrentThread() => _current.Value = this;
 
@@ -127,7 +130,7 @@ internal sealed partial class WorkerRuntime
     /// Replaces the worker once it has served <paramref name="limit"/> requests (MaxRequests plus jitter):
     /// <paramref name="onLimitReached"/> is called once, from the request that reaches it.
     /// </summary>
-    public void SetRequestLimit(long limit, Action<WorkerRuntime> onLimitReached)
+    public void SetRequestLimit(long limit, Action onLimitReached)
     {
         _onRequestLimitReached = onLimitReached;
         Volatile.Write(ref _requestLimit, limit);
@@ -280,7 +283,7 @@ internal sealed partial class WorkerRuntime
         Interlocked.Decrement(ref _activeRequests);
         if (Interlocked.Increment(ref _requestsServed) == Volatile.Read(ref _requestLimit))
         {
-            _onRequestLimitReached?.Invoke(this);
+            _onRequestLimitReached?.Invoke();
         }
     }
 }

@@ -41,6 +41,20 @@ internal sealed class ArmingTimeProvider : FakeTimeProvider
     public Task<TimerArm> NextArmAsync(TimeSpan? timeout = null)
         => _armed.Reader.ReadAsync().AsTask().WaitAsync(timeout ?? DefaultWaitTimeout);
 
+    /// <summary>Waits until a timer is armed with <paramref name="dueTime"/>, skipping the others armed before it.</summary>
+    public async Task<TimerArm> WaitForArmAsync(TimeSpan dueTime, TimeSpan? timeout = null)
+    {
+        using var cancellation = new CancellationTokenSource(timeout ?? DefaultWaitTimeout);
+        while (true)
+        {
+            var arm = await _armed.Reader.ReadAsync(cancellation.Token);
+            if (arm.DueTime == dueTime)
+            {
+                return arm;
+            }
+        }
+    }
+
     private void OnArmed(TimeSpan dueTime, TimeSpan period, DateTimeOffset armedAt)
     {
         if (dueTime == Timeout.InfiniteTimeSpan)

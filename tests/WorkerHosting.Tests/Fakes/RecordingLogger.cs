@@ -9,7 +9,10 @@ internal sealed record LogEntry(EventId EventId, LogLevel Level, string Message,
 /// <summary>A logger that keeps every message it is given, in order, for the test to inspect.</summary>
 internal sealed class RecordingLogger : ILogger
 {
+    private static readonly TimeSpan DefaultWaitTimeout = TimeSpan.FromSeconds(30);
+
     private readonly ConcurrentQueue<LogEntry> _entries = new();
+    private readonly List<(int EventId, int Count, TaskCompletionSource Logged)> _waiters = [];
 
     public IReadOnlyList<LogEntry> Entries => [.. _entries];
 
@@ -23,5 +26,33 @@ internal sealed class RecordingLogger : ILogger
     {
         ArgumentNullException.ThrowIfNull(formatter);
         _entries.Enqueue(new LogEntry(eventId, logLevel, formatter(state, exception), exception));
+        lock (_waiters)
+        {
+            foreach (var waiter in _waiters.Where(w => Count(w.EventId) >= w.Count).ToArray())
+            {
+                waiter.Logged.TrySetResult();
+                _waiters.Remove(waiter);
+            }
+        }
+    }
+
+    /// <summary>How many messages with the event id were logged so far.</summary>
+    public int Count(int eventId) => _entries.Count(e => e.EventId.Id == eventId);
+
+    /// <summary>Waits until <paramref name="count"/> messages with the event id have been logged.</summary>
+    public Task WaitForAsync(int eventId, int count = 1)
+    {
+        var logged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waiters)
+        {
+            if (Count(eventId) >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            _waiters.Add((eventId, count, logged));
+        }
+
+        return logged.Task.WaitAsync(DefaultWaitTimeout);
     }
 }

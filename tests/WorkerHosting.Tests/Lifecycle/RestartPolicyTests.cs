@@ -269,7 +269,7 @@ public class RestartPolicyTests
             if (attempt <= failures)
             {
                 var generation = firstGeneration + attempt - 1;
-                throw new WorkerFailedException(slot, generation, $"Worker {slot} (generation {generation}) failed.", null);
+                throw new WorkerFailedException(slot, generation, started: false, $"Worker {slot} (generation {generation}) failed.", null);
             }
 
             return ValueTask.CompletedTask;

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Logging;
+using WorkerHosting.Diagnostics;
+
+namespace WorkerHosting.Lifecycle;
+
+/// <summary>
+/// Replaces every slot's worker in turn: each new worker is ready before the old one drains, so serving capacity never
+/// drops below the worker count. A worker that fails to start ends the reload; the old workers keep serving.
+/// </summary>
+internal static partial class RollingReload
+{
+    /// <summary>
+    /// Runs the reload on the control loop: returns once every slot has its new worker (or the reload stopped), with a task
+    /// that completes, with the outcome, when the replaced workers have ended (or been given up) as well.
+    /// </summary>
+    public static async Task<Task<WorkerReloadResult>> RunAsync(
+        WorkerSet set, WorkerBooter booter, WorkersOptions options, ILogger lifetimeLogger, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var started = timeProvider.GetTimestamp();
+        var slots = set.Slots;
+        var replaced = 0;
+        var ended = new List<Task>();
+        Log.ReloadStarting(lifetimeLogger, slots.Length);
+        try
+        {
+            foreach (var slot in slots)
+            {
+                if (slot.State == WorkerSlotState.Removed)
+                {
+                    continue;
+                }
+
+                var old = await booter.ReplaceAsync(slot, options, cancellationToken).ConfigureAwait(false);
+                if (old is not null)
+                {
+                    ended.Add(old.Gone);
+                }
+
+                replaced++;
+            }
+        }
+        catch (WorkerFailedException e)
+        {
+            Log.ReloadFailed(lifetimeLogger, replaced, e.Message, e.InnerException);
+            return Task.FromResult(Failed(replaced, e.Message));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.ReloadFailed(lifetimeLogger, replaced, "the workers are stopping", null);
+            return Task.FromResult(Failed(replaced, "The reload was cancelled: the workers are stopping."));
+        }
+
+        // Every slot serves its new worker: the next operation may begin while the old ones drain.
+        Log.ReloadCompleted(lifetimeLogger, replaced, timeProvider.GetElapsedTime(started).TotalMilliseconds);
+        return CompleteAsync(Task.WhenAll(ended), replaced);
+    }
+
+    private static async Task<WorkerReloadResult> CompleteAsync(Task ended, int replaced)
+    {
+        await ended.ConfigureAwait(false);
+        return new WorkerReloadResult(true, replaced, null);
+    }
+
+    private static WorkerReloadResult Failed(int replaced, string reason) => new(false, replaced, reason);
+
+    private static partial class Log
+    {
+        [LoggerMessage(WorkersEventIds.ReloadStarting, LogLevel.Information,
+            "Reloading {Count} workers, one at a time.", EventName = "ReloadStarting")]
+        public static partial void ReloadStarting(ILogger logger, int count);
+
+        [LoggerMessage(WorkersEventIds.ReloadCompleted, LogLevel.Information,
+            "Reloaded {Count} workers in {ElapsedMilliseconds:F0} ms.", EventName = "ReloadCompleted")]
+        public static partial void ReloadCompleted(ILogger logger, int count, double elapsedMilliseconds);
+
+        [LoggerMessage(WorkersEventIds.ReloadFailed, LogLevel.Warning,
+            "The reload stopped after replacing {Replaced} workers, and the other workers keep serving ({Reason}).", EventName = "ReloadFailed")]
+        public static partial void ReloadFailed(ILogger logger, int replaced, string reason, Exception? exception);
+    }
+}

@@ -1,0 +1,62 @@
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
+using WorkerHosting.Diagnostics;
+using WorkerHosting.Listeners;
+
+namespace WorkerHosting.Workers;
+
+/// <summary>
+/// Creates the real workers: each runs the app's entry point in its own collectible load context and serves the shared
+/// endpoints through the coordinator's hand-off.
+/// </summary>
+internal sealed class WorkerFactory : IWorkerFactory, IDisposable
+{
+    private readonly WorkerApplication _application;
+    private readonly SharedEndpoints _endpoints;
+    private readonly Func<IWorkerPool> _pool;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ILogger _lifetimeLogger;
+    private readonly TimeProvider _timeProvider;
+    private readonly Lazy<SharedAssemblies> _sharedAssemblies = new(SharedAssemblies.Create);
+    private readonly Lazy<SocketConnectionContextFactory> _connectionFactory;
+
+    public WorkerFactory(
+        WorkerApplication application,
+        SharedEndpoints endpoints,
+        Func<IWorkerPool> pool,
+        ILoggerFactory loggerFactory,
+        TimeProvider timeProvider)
+    {
+        _application = application;
+        _endpoints = endpoints;
+        _pool = pool;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<WorkerRuntime>();
+        _lifetimeLogger = loggerFactory.CreateLogger(WorkersLogCategories.Lifetime);
+        _timeProvider = timeProvider;
+        _connectionFactory = new(() => new SocketConnectionContextFactory(
+            new SocketConnectionFactoryOptions(),
+            _loggerFactory.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets")));
+    }
+
+    public IWorkerHandle Create(int slot, int generation, WorkersOptions options, Action<IWorkerHandle> onRequestLimitReached)
+    {
+        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _logger, _timeProvider, _pool());
+        var worker = new WorkerInstance(runtime, _application, _sharedAssemblies.Value, _lifetimeLogger, _timeProvider);
+        if (options.MaxRequests > 0)
+        {
+            runtime.SetRequestLimit(options.MaxRequests + Random.Shared.NextInt64(0, options.MaxRequestsJitter + 1), () => onRequestLimitReached(worker));
+        }
+
+        return worker;
+    }
+
+    public void Dispose()
+    {
+        if (_connectionFactory.IsValueCreated)
+        {
+            _connectionFactory.Value.Dispose();
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace WorkerHosting.Tests.Fakes;
+
+/// <summary>Gives one <see cref="RecordingLogger"/> for every category.</summary>
+internal sealed class RecordingLoggerFactory : ILoggerFactory
+{
+    public RecordingLogger Logger { get; } = new();
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public ILogger CreateLogger(string categoryName) => Logger;
+
+    public void Dispose()
+    {
+    }
+}
