@@ -1,0 +1,108 @@
+using Polly;
+using WorkerHosting.Lifecycle;
+using WorkerHosting.Workers;
+
+namespace WorkerHosting.Coordinator;
+
+internal sealed partial class ControlLoop
+{
+    private void OnExited(WorkerCommand.Exited exited)
+    {
+        var worker = exited.Worker;
+        worker.ExitDeadline?.Dispose();
+        worker.ExitDeadline = null;
+        var tracked = _set.Remove(worker);
+        var slot = worker.Slot;
+        var wasCurrent = slot.Current == worker;
+        if (wasCurrent)
+        {
+            slot.Current = null;
+        }
+
+        var handle = worker.Handle;
+        var exception = handle.Exited.Result;
+        var planned = exited.Planned;
+        if (planned)
+        {
+            Log.WorkerStopped(_lifetimeLogger, handle.Slot, handle.Generation, _timeProvider.GetElapsedTime(worker.StopStartedAt).TotalMilliseconds, handle.RequestsServed);
+        }
+        else if (worker.Served && !_stopping.IsCancellationRequested)
+        {
+            // (One that ends while it starts is reported by its boot, as a failure to start.)
+            Log.WorkerExitedUnexpectedly(_logger, handle.Slot, handle.Generation, exception);
+        }
+
+        if (!tracked)
+        {
+            Log.WorkerExitedAfterGivenUp(_lifetimeLogger, handle.Slot, handle.Generation);
+        }
+
+        if (handle.Unload() is { } unloading)
+        {
+            Track(_unloadVerifier.VerifyAsync([unloading]));
+        }
+
+        if (!planned && worker.Served && !_stopping.IsCancellationRequested)
+        {
+            if (wasCurrent && slot.State == WorkerSlotState.Serving)
+            {
+                StartRestart(slot);
+            }
+            else if (slot.State == WorkerSlotState.Restarting)
+            {
+                // The restart watching it fails its attempt; the failure counts here, once.
+                RecordFailure(new WorkerFailedException(handle.Slot, handle.Generation, started: true,
+                    $"Worker {handle.Slot} (generation {handle.Generation}) ended within {Options.Restart.ResetAfter} of starting.", exception));
+            }
+        }
+
+        worker.MarkGone();
+        CompleteStopIfDone();
+    }
+
+    private void OnExitDeadlinePassed(WorkerEntry worker)
+    {
+        worker.ExitDeadline?.Dispose();
+        worker.ExitDeadline = null;
+        if (worker.Handle.Exited.IsCompleted || !_set.Remove(worker))
+        {
+            return;
+        }
+
+        if (worker.Slot.Current == worker)
+        {
+            worker.Slot.Current = null;
+        }
+
+        Log.WorkerDidNotExit(_lifetimeLogger, worker.Handle.Slot, worker.Handle.Generation, _timeProvider.GetElapsedTime(worker.StopStartedAt));
+        worker.MarkGone();
+        CompleteStopIfDone();
+    }
+
+    private void BeginStop(WorkerCommand.Stop command)
+    {
+        _stop = command;
+        _stopStartedAt = _timeProvider.GetTimestamp();
+        var workers = _set.Workers;
+        _stopCount = workers.Length;
+        Log.WorkersDraining(_lifetimeLogger, workers.Length, command.GracefulTimeout);
+        foreach (var worker in workers)
+        {
+            _stopper.Stop(worker, redirectConnections: false, command.GracefulTimeout);
+        }
+
+        CompleteStopIfDone();
+    }
+
+    private void CompleteStopIfDone()
+    {
+        if (_stop is null || _set.WorkerCount != 0)
+        {
+            return;
+        }
+
+        Log.WorkersStopped(_lifetimeLogger, _stopCount, _timeProvider.GetElapsedTime(_stopStartedAt).TotalMilliseconds);
+        _ended = true;
+        _stop.Reply.TrySetResult();
+    }
+}
