@@ -137,6 +137,7 @@ internal static class WorkersSetup
         services.TryAddSingleton(sp => new WorkerFactory(
             sp.GetRequiredService<WorkerApplication>(),
             sp.GetRequiredService<SharedEndpoints>(),
+            sp.GetRequiredService<SocketTransportSettings>(),
             () => sp.GetRequiredService<IWorkerPool>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>()));

@@ -24,6 +24,7 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
     public WorkerFactory(
         WorkerApplication application,
         SharedEndpoints endpoints,
+        SocketTransportSettings transport,
         Func<IWorkerPool> pool,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider)
@@ -35,9 +36,7 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
         _logger = loggerFactory.CreateLogger<WorkerRuntime>();
         _lifetimeLogger = loggerFactory.CreateLogger(WorkersLogCategories.Lifetime);
         _timeProvider = timeProvider;
-        _connectionFactory = new(() => new SocketConnectionContextFactory(
-            new SocketConnectionFactoryOptions(),
-            _loggerFactory.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets")));
+        _connectionFactory = new(() => transport.CreateConnectionFactory(_loggerFactory));
     }
 
     public IWorkerHandle Create(int slot, int generation, WorkersOptions options, Action<IWorkerHandle> onRequestLimitReached)
