@@ -43,7 +43,7 @@ internal static class FrameworkCaches
                 ClearParameterBindingCaches(cacheType);
             }
 
-            foreach (var name in TypeKeyedStatics)
+            foreach (var name in _typeKeyedStatics)
             {
                 if (assembly.GetType(name, throwOnError: false) is { } type)
                 {
@@ -58,7 +58,7 @@ internal static class FrameworkCaches
     /// no hot-reload handler: DataAnnotations' attribute store (Validator, MVC and minimal-API validation, Swashbuckle
     /// read it) and its metadata-type cache. Found with a root walk of a real app's dump (docs/architecture.md).
     /// </summary>
-    private static readonly string[] TypeKeyedStatics =
+    private static readonly string[] _typeKeyedStatics =
     [
         "System.ComponentModel.DataAnnotations.ValidationAttributeStore",
         "System.ComponentModel.DataAnnotations.AssociatedMetadataTypeTypeDescriptor+TypeDescriptorCache",
