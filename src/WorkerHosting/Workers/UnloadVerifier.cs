@@ -1,7 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Loader;
 using Microsoft.Extensions.Logging;
-using WorkerHosting.Diagnostics;
 
 namespace WorkerHosting.Workers;
 
@@ -214,59 +212,6 @@ internal sealed partial class UnloadVerifier(
     }
 
     /// <summary>
-    /// Releases what each worker left registered process-wide (<see cref="ProcessRegistrations"/>). Not inlined: the
-    /// load contexts it resolves from their weak references must not stay on the caller's frame during the collections.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReleaseRegistrations(List<Request> batch)
-    {
-        foreach (var (slot, generation, context, _, _) in batch.SelectMany(r => r.Contexts))
-        {
-            if (context.Target is AssemblyLoadContext loadContext)
-            {
-                var released = ProcessRegistrations.Release([loadContext]);
-                if (released.Count > 0)
-                {
-                    Log.RegistrationsReleased(logger, slot, generation, released.Count, string.Join("; ", released));
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// Releases, for each worker still alive, the first timer whose state reaches it; returns whether any was found
-    /// (if none was, searching again after the next collection would find none either). Not inlined, as above.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool ReleaseTimersReaching(List<Request> batch)
-    {
-        var any = false;
-        foreach (var (slot, generation, context, _, _) in batch.SelectMany(r => r.Contexts))
-        {
-            if (context.Target is AssemblyLoadContext loadContext)
-            {
-                var released = ProcessRegistrations.ReleaseTimersReaching([loadContext], release: true);
-                if (released.Count > 0)
-                {
-                    any = true;
-                    Log.RegistrationsReleased(logger, slot, generation, released.Count, string.Join("; ", released));
-                }
-            }
-        }
-
-        return any;
-    }
-
-    /// <summary>The leaked workers still alive, oldest first.</summary>
-    public IReadOnlyList<LeakedWorkerSnapshot> GetLeakedWorkers()
-    {
-        lock (_lock)
-        {
-            return [.. _leaked.Where(l => l.Worker.Context.IsAlive).Select(l => l.Snapshot)];
-        }
-    }
-
-    /// <summary>
     /// Logs each worker's outcome; a worker still alive is kept as leaked, with an estimate of what it holds: its share
     /// of the live heap's growth across the batch that found it alive, or the bytes of the assemblies it loaded if more.
     /// </summary>
@@ -296,74 +241,6 @@ internal sealed partial class UnloadVerifier(
         return allCollected;
     }
 
-    /// <summary>
-    /// What the process can tell of what holds a worker that stays alive: what the registries WorkerHosting knows still
-    /// hold of it (something registered again after the release, or that could not be released), or else the usual
-    /// causes and how to find the holder.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static string DescribeHolders(WeakReference context)
-    {
-        if (context.Target is AssemblyLoadContext loadContext)
-        {
-            var holders = ProcessRegistrations.Find([loadContext]);
-            holders.AddRange(ProcessRegistrations.ReleaseTimersReaching([loadContext], release: false));
-            if (holders.Count > 0)
-            {
-                return $"held by {string.Join("; ", holders)}. Dispose it when the app's host stops";
-            }
-        }
-
-        return "nothing in the process-wide registries WorkerHosting knows holds it, so something else outside the worker " +
-            "references its code: a thread or a timer the app started and did not stop when its host stopped, a static of " +
-            "a library loaded in the default context, a GC handle or a native callback. Stop what the app starts when " +
-            "IHostApplicationLifetime.ApplicationStopping fires, or find the holder with dotnet-dump gcroot (see the " +
-            "Unloading section of WorkerHosting's README)";
-    }
-
-    /// <summary>Leaked workers collected since (the holder let go late: a timer that fired, a thread that ended).</summary>
-    private void ReportLateUnloads()
-    {
-        List<Leak> collected;
-        lock (_lock)
-        {
-            collected = [.. _leaked.Where(l => !l.Worker.Context.IsAlive)];
-            _leaked.RemoveAll(l => !l.Worker.Context.IsAlive);
-        }
-
-        foreach (var leak in collected)
-        {
-            Log.WorkerUnloadedLate(lifetimeLogger, leak.Worker.Slot, leak.Worker.Generation, timeProvider.GetElapsedTime(leak.FoundAt));
-        }
-    }
-
-    /// <summary>Logs an error each time the number of leaked workers alive goes past the limit.</summary>
-    private void CheckLeakLimit()
-    {
-        var limit = maxLeakedWorkers();
-        int count;
-        long bytes;
-        lock (_lock)
-        {
-            var alive = _leaked.Where(l => l.Worker.Context.IsAlive).ToList();
-            count = alive.Count;
-            bytes = alive.Sum(l => l.EstimatedBytes);
-            var over = count > limit;
-            if (over == _overLimit)
-            {
-                return;
-            }
-
-            _overLimit = over;
-            if (!over)
-            {
-                return;
-            }
-        }
-
-        Log.LeakedWorkersLimitExceeded(logger, count, limit, bytes / 1_048_576.0);
-    }
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void CollectGarbage()
     {
@@ -375,32 +252,4 @@ internal sealed partial class UnloadVerifier(
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     private sealed record Request(IReadOnlyList<UnloadingWorker> Contexts, TaskCompletionSource<bool> Verified);
-
-    private sealed record Leak(UnloadingWorker Worker, long EstimatedBytes, long FoundAt, LeakedWorkerSnapshot Snapshot);
-
-    private static partial class Log
-    {
-        [LoggerMessage(WorkersEventIds.WorkerUnloaded, LogLevel.Information,
-            "Worker {WorkerSlot} (generation {Generation}) was unloaded.", EventName = "WorkerUnloaded")]
-        public static partial void WorkerUnloaded(ILogger logger, int workerSlot, int generation);
-
-        [LoggerMessage(WorkersEventIds.WorkerUnloadLeaked, LogLevel.Warning,
-            "Worker {WorkerSlot} (generation {Generation}) was unloaded but its load context is still alive, holding about {EstimatedMegabytes:F1} MB of managed memory (its compiled code and type data come on top): {HeldBy}.",
-            EventName = "WorkerUnloadLeaked")]
-        public static partial void WorkerUnloadLeaked(ILogger logger, int workerSlot, int generation, double estimatedMegabytes, string heldBy);
-
-        [LoggerMessage(WorkersEventIds.WorkerUnloadedLate, LogLevel.Information,
-            "Worker {WorkerSlot} (generation {Generation}) was unloaded {Elapsed} after it was found alive.", EventName = "WorkerUnloadedLate")]
-        public static partial void WorkerUnloadedLate(ILogger logger, int workerSlot, int generation, TimeSpan elapsed);
-
-        [LoggerMessage(WorkersEventIds.LeakedWorkersLimitExceeded, LogLevel.Error,
-            "{Count} stopped workers are still in memory (more than Workers:MaxLeakedWorkers, {Limit}), holding about {EstimatedMegabytes:F1} MB that reloads and recycling will not give back: replace the process (a rolling restart by its supervisor) and fix what holds them (the warnings above say what).",
-            EventName = "LeakedWorkersLimitExceeded")]
-        public static partial void LeakedWorkersLimitExceeded(ILogger logger, int count, int limit, double estimatedMegabytes);
-
-        [LoggerMessage(WorkersEventIds.WorkerRegistrationsReleased, LogLevel.Debug,
-            "Worker {WorkerSlot} (generation {Generation}) left {Count} process-wide registrations behind; released: {Registrations}.",
-            EventName = "WorkerRegistrationsReleased")]
-        public static partial void RegistrationsReleased(ILogger logger, int workerSlot, int generation, int count, string registrations);
-    }
 }
