@@ -8,17 +8,17 @@ builder.UseWorkers(4);
 var app = builder.Build();
 
 // Which worker served the request: new connections are spread over all of them.
-app.MapGet("/", (IWorkerContext worker) => $"Hello from worker {worker.Id} (generation {worker.Generation})\n");
+app.MapGet("/", (IWorkerContext worker) => $"Hello from worker {worker.Slot} (generation {worker.Generation})\n");
 
 // JSON of the app's own type.
 app.MapGet("/weather", (IWorkerContext worker) => Enumerable.Range(1, 3).Select(day =>
-    new Forecast(DateOnly.FromDateTime(DateTime.Today.AddDays(day)), Random.Shared.Next(-10, 35), worker.Id)));
+    new Forecast(DateOnly.FromDateTime(DateTime.Today.AddDays(day)), Random.Shared.Next(-10, 35), worker.Slot)));
 
 // A slow request, to watch a drain: press Ctrl+C while `curl localhost:5000/slow?seconds=10` runs.
 app.MapGet("/slow", async (int? seconds, IWorkerContext worker, CancellationToken aborted) =>
 {
     await Task.Delay(TimeSpan.FromSeconds(seconds ?? 5), aborted);
-    return $"Slow request finished by worker {worker.Id}\n";
+    return $"Slow request finished by worker {worker.Slot}\n";
 });
 
 app.Run();

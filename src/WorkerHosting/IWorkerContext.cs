@@ -16,7 +16,7 @@ public interface IWorkerContext
     /// Gets the worker's slot: a stable number from 0 to the worker count minus one.
     /// </summary>
     /// <value>The slot of this worker; 0 in a standalone host; -1 in the coordinator.</value>
-    int Id { get; }
+    int Slot { get; }
 
     /// <summary>
     /// Gets the generation of the worker in its slot, which goes up every time the slot is given a new worker.

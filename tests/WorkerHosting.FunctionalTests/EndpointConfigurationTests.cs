@@ -81,7 +81,7 @@ public sealed class EndpointConfigurationTests
             var seen = new HashSet<int>();
             for (var i = 0; i < 10; i++)
             {
-                seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Id);
+                seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Slot);
             }
 
             Assert.Equal([0, 1], seen.Order());
@@ -126,7 +126,7 @@ public sealed class EndpointConfigurationTests
         var seen = new HashSet<int>();
         for (var i = 0; i < 10; i++)
         {
-            seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Id);
+            seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Slot);
         }
 
         Assert.Equal([0, 1], seen.Order());

@@ -47,11 +47,11 @@ public sealed class RealWorldAppTests
             }
 
             Assert.Equal([0, 1], answered.Order());
-            var workers = new HashSet<(int Id, int Generation)>();
+            var workers = new HashSet<(int Slot, int Generation)>();
             for (var i = 0; i < 4; i++)
             {
                 var worker = await client.GetWorkerAsync();
-                workers.Add((worker.Id, worker.Generation));
+                workers.Add((worker.Slot, worker.Generation));
             }
 
             Assert.Equal([(0, 1), (1, 1)], workers.Order());

@@ -29,7 +29,7 @@ public sealed class WorkerLifecycleTests
         for (var i = 0; i < 6; i++)
         {
             var info = await client.GetJsonAsync<WorkerInfo>("/");
-            seen.Add((info.Id, info.Generation));
+            seen.Add((info.Slot, info.Generation));
         }
 
         Assert.Equal(expected, seen.Order());
@@ -121,7 +121,7 @@ public sealed class WorkerLifecycleTests
         var seen = new HashSet<int>();
         for (var i = 0; i < 9; i++)
         {
-            seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Id);
+            seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Slot);
         }
 
         Assert.Equal([0, 1, 2], seen.Order());

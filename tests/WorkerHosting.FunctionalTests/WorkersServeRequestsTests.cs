@@ -19,7 +19,7 @@ public sealed class WorkersServeRequestsTests
             var info = await client.GetJsonAsync<WorkerInfo>("/");
             Assert.Equal("Worker", info.Role);
             Assert.Equal(1, info.Generation);
-            seen.Add(info.Id);
+            seen.Add(info.Slot);
         }
 
         Assert.Equal([0, 1, 2, 3], seen.Order());

@@ -27,7 +27,7 @@ internal abstract class WorkerCommand
     {
         public TaskCompletionSource<WorkerReloadResult> Reply { get; } = reply;
 
-        public override void Cancel() => Reply.TrySetResult(new WorkerReloadResult(false, 0, "The reload did not start: the workers are stopping."));
+        public override void Cancel() => Reply.TrySetResult(new WorkerReloadResult { Succeeded = false, Error = "The reload did not start: the workers are stopping." });
     }
 
     /// <summary>Change the worker count to what <see cref="Target"/> makes of the current one.</summary>

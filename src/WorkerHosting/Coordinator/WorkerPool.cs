@@ -50,7 +50,7 @@ internal sealed class WorkerPool : IWorkerPool, IDisposable
     {
         if (!_loop.IsRunning)
         {
-            return Task.FromResult(new WorkerReloadResult(false, 0, "There are no workers to reload: the app runs standalone or has not started."));
+            return Task.FromResult(new WorkerReloadResult { Succeeded = false, Error = "There are no workers to reload: the app runs standalone or has not started." });
         }
 
         return _loop.RequestReload().WaitAsync(cancellationToken);

@@ -58,10 +58,10 @@ internal static partial class RollingReload
     private static async Task<WorkerReloadResult> CompleteAsync(Task ended, int replaced)
     {
         await ended.ConfigureAwait(false);
-        return new WorkerReloadResult(true, replaced, null);
+        return new WorkerReloadResult { Succeeded = true, Replaced = replaced };
     }
 
-    private static WorkerReloadResult Failed(int replaced, string reason) => new(false, replaced, reason);
+    private static WorkerReloadResult Failed(int replaced, string reason) => new() { Succeeded = false, Replaced = replaced, Error = reason };
 
     private static partial class Log
     {

@@ -33,5 +33,12 @@ internal sealed class WorkerEntry(IWorkerHandle handle, WorkerSlot slot)
 
     public void MarkGone() => _gone.TrySetResult();
 
-    public WorkerSnapshot Snapshot() => new(Handle.Slot, Handle.Generation, State, Handle.StartedAt, Handle.RequestsServed);
+    public WorkerSnapshot Snapshot() => new()
+    {
+        Slot = Handle.Slot,
+        Generation = Handle.Generation,
+        State = State,
+        StartedAt = Handle.StartedAt,
+        RequestsServed = Handle.RequestsServed,
+    };
 }

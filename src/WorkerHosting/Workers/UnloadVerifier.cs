@@ -61,7 +61,14 @@ internal sealed partial class UnloadVerifier(
             lock (_lock)
             {
                 _leaked.Add(new Leak(kept, kept.LoadedBytes, timeProvider.GetTimestamp(),
-                    new LeakedWorkerSnapshot(kept.Slot, kept.Generation, timeProvider.GetUtcNow(), kept.LoadedBytes, heldBy)));
+                    new LeakedWorkerSnapshot
+                    {
+                        Slot = kept.Slot,
+                        Generation = kept.Generation,
+                        StoppedAt = timeProvider.GetUtcNow(),
+                        EstimatedBytes = kept.LoadedBytes,
+                        HeldBy = heldBy,
+                    }));
             }
         }
 
@@ -229,7 +236,14 @@ internal sealed partial class UnloadVerifier(
                 lock (_lock)
                 {
                     _leaked.Add(new Leak(worker, estimate, timeProvider.GetTimestamp(),
-                        new LeakedWorkerSnapshot(worker.Slot, worker.Generation, timeProvider.GetUtcNow(), estimate, heldBy)));
+                        new LeakedWorkerSnapshot
+                        {
+                            Slot = worker.Slot,
+                            Generation = worker.Generation,
+                            StoppedAt = timeProvider.GetUtcNow(),
+                            EstimatedBytes = estimate,
+                            HeldBy = heldBy,
+                        }));
                 }
             }
             else

@@ -8,7 +8,7 @@ await Host.CreateDefaultBuilder(args)
     .ConfigureWebHostDefaults(web => web.Configure(app => app.Run(async context =>
     {
         var worker = context.RequestServices.GetRequiredService<IWorkerContext>();
-        await context.Response.WriteAsync($"{worker.Role} {worker.Id} heartbeat={Heartbeat.Beats > 0}");
+        await context.Response.WriteAsync($"{worker.Role} {worker.Slot} heartbeat={Heartbeat.Beats > 0}");
     })))
     .Build()
     .RunAsync();
@@ -20,7 +20,7 @@ internal sealed class Heartbeat(IWorkerContext worker, ILogger<Heartbeat> logger
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Interlocked.Increment(ref Beats);
-        logger.LogInformation("Heartbeat from {Role} {WorkerId}.", worker.Role, worker.Id);
+        logger.LogInformation("Heartbeat from {Role} {Slot}.", worker.Role, worker.Slot);
         return Task.CompletedTask;
     }
 }

@@ -9,7 +9,7 @@ builder.Services.AddHostedService<FailOnDemand>();
 var app = builder.Build();
 
 var context = app.Services.GetRequiredService<IWorkerContext>();
-app.Logger.LogInformation("Main ran as {Role} {WorkerId}.", context.Role, context.Id);
+app.Logger.LogInformation("Main ran as {Role} {Slot}.", context.Role, context.Slot);
 
 if (context.Role != WorkerRole.Worker && app.Configuration["TestApp:StopAfterStart"] == "true")
 {
@@ -17,10 +17,10 @@ if (context.Role != WorkerRole.Worker && app.Configuration["TestApp:StopAfterSta
     app.Lifetime.ApplicationStarted.Register(app.Lifetime.StopApplication);
 }
 
-app.MapGet("/", (IWorkerContext worker) => new WorkerInfo(worker.Id, worker.Generation, worker.Role.ToString()));
+app.MapGet("/", (IWorkerContext worker) => new WorkerInfo(worker.Slot, worker.Generation, worker.Role.ToString()));
 
 // Each worker has its own statics: this counter counts the requests of one worker only.
-app.MapGet("/counter", (IWorkerContext worker) => new CounterValue(worker.Id, Counter.Next()));
+app.MapGet("/counter", (IWorkerContext worker) => new CounterValue(worker.Slot, Counter.Next()));
 
 // Whether this host's hosted service started (in a worker, or standalone under a test server).
 app.MapGet("/hosted", () => StartupProbe.Started ? "started" : "not started");
@@ -50,12 +50,12 @@ app.MapGet("/hang", async (HttpContext http) =>
 app.MapPost("/exit", (IHostApplicationLifetime lifetime, IWorkerContext worker) =>
 {
     lifetime.StopApplication();
-    return worker.Id;
+    return worker.Slot;
 });
 app.MapPost("/fail-background", (IWorkerContext worker) =>
 {
     FailOnDemand.Trigger.TrySetResult();
-    return worker.Id;
+    return worker.Slot;
 });
 
 // The pool, from inside a worker.
@@ -73,7 +73,7 @@ app.MapPost("/scale", (IWorkerPool pool, int count) =>
 
 app.Run();
 
-internal sealed record WorkerInfo(int Id, int Generation, string Role);
+internal sealed record WorkerInfo(int Slot, int Generation, string Role);
 
 internal sealed record CounterValue(int Worker, int Count);
 
@@ -93,7 +93,7 @@ internal sealed class StartupProbe(IWorkerContext worker, IConfiguration configu
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         Started = true;
-        logger.LogInformation("Hosted service started as {Role} {WorkerId}.", worker.Role, worker.Id);
+        logger.LogInformation("Hosted service started as {Role} {Slot}.", worker.Role, worker.Slot);
         if (configuration["TestApp:ThrowOnStart"] == "true")
         {
             throw new InvalidOperationException("TestApp refuses to start (TestApp:ThrowOnStart).");

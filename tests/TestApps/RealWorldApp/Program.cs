@@ -88,7 +88,7 @@ app.UseOutputCache();
 
 app.MapPrometheusScrapingEndpoint();
 
-app.MapGet("/worker", (IWorkerContext worker) => new WorkerInfo(worker.Id, worker.Generation, worker.Role.ToString()));
+app.MapGet("/worker", (IWorkerContext worker) => new WorkerInfo(worker.Slot, worker.Generation, worker.Role.ToString()));
 
 var blogs = app.MapGroup("/blogs").WithTags("Blogs");
 blogs.MapGet("/", async (BloggingContext db, CancellationToken cancellationToken) =>
@@ -126,7 +126,7 @@ blogs.MapPost("/{id:int}/posts", async Task<IResult> (int id, CreatePostRequest 
         return TypedResults.NotFound();
     }
 
-    var post = new Post { BlogId = id, Title = request.Title, Content = request.Content, CreatedAt = time.GetUtcNow(), CreatedByWorker = worker.Id };
+    var post = new Post { BlogId = id, Title = request.Title, Content = request.Content, CreatedAt = time.GetUtcNow(), CreatedByWorker = worker.Slot };
     db.Posts.Add(post);
     await db.SaveChangesAsync(cancellationToken);
     telemetry.PostCreated(id);
@@ -140,30 +140,30 @@ app.MapGet("/self", async (HttpRequest request, IHttpClientFactory clients, ICon
     var client = clients.CreateClient("self");
     var answer = await client.GetFromJsonAsync<WorkerInfo>(new Uri(baseAddress, "/worker"), cancellationToken)
         ?? throw new InvalidOperationException("/worker answered null.");
-    return new SelfCallResult(worker.Id, answer);
+    return new SelfCallResult(worker.Slot, answer);
 });
 
-app.MapGet("/cached/output", (IWorkerContext worker, TimeProvider time) => new CachedValue(worker.Id, Guid.NewGuid(), time.GetUtcNow()))
+app.MapGet("/cached/output", (IWorkerContext worker, TimeProvider time) => new CachedValue(worker.Slot, Guid.NewGuid(), time.GetUtcNow()))
     .CacheOutput(policy => policy.Expire(TimeSpan.FromMinutes(5)));
 
 app.MapGet("/cached/memory", (IMemoryCache cache, IWorkerContext worker, TimeProvider time) =>
     cache.GetOrCreate("value", entry =>
     {
         entry.AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(5);
-        return new CachedValue(worker.Id, Guid.NewGuid(), time.GetUtcNow());
+        return new CachedValue(worker.Slot, Guid.NewGuid(), time.GetUtcNow());
     }));
 
-app.MapGet("/limited", (IWorkerContext worker) => new WorkerInfo(worker.Id, worker.Generation, worker.Role.ToString()))
+app.MapGet("/limited", (IWorkerContext worker) => new WorkerInfo(worker.Slot, worker.Generation, worker.Role.ToString()))
     .RequireRateLimiting("fixed");
 
-app.MapGet("/ticks", (TickCounter counter, IWorkerContext worker) => new TickCount(worker.Id, counter.Ticks));
+app.MapGet("/ticks", (TickCounter counter, IWorkerContext worker) => new TickCount(worker.Slot, counter.Ticks));
 
 app.MapHub<EchoHub>("/hubs/echo");
 app.MapGrpcService<GreeterService>();
 
 app.Run();
 
-internal sealed record WorkerInfo(int Id, int Generation, string Role);
+internal sealed record WorkerInfo(int Slot, int Generation, string Role);
 
 internal sealed record SelfCallResult(int CalledFrom, WorkerInfo AnsweredBy);
 

@@ -10,5 +10,5 @@ const string Build = "build 2";
 const string Build = "build 1";
 #endif
 
-app.MapGet("/", (IWorkerContext worker) => $"{Build} worker {worker.Id} generation {worker.Generation}");
+app.MapGet("/", (IWorkerContext worker) => $"{Build} worker {worker.Slot} generation {worker.Generation}");
 app.Run();

@@ -16,6 +16,6 @@ internal static class Http
         => await client.GetFromJsonAsync<T>(path) ?? throw new InvalidOperationException($"GET {path} returned null.");
 }
 
-internal sealed record WorkerInfo(int Id, int Generation, string Role);
+internal sealed record WorkerInfo(int Slot, int Generation, string Role);
 
 internal sealed record CounterValue(int Worker, int Count);

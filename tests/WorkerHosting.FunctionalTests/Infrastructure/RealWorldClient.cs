@@ -64,7 +64,7 @@ internal sealed class RealWorldClient : IDisposable
     {
         var workers = new HashSet<int>
         {
-            (await GetWorkerAsync()).Id,
+            (await GetWorkerAsync()).Slot,
             await WriteThenReadThroughEfCoreAsync(),
         };
         await InvalidPostIsRejectedAsync();
@@ -146,7 +146,7 @@ internal sealed class RealWorldClient : IDisposable
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var info = await response.Content.ReadFromJsonAsync<WorkerInfo>().DefaultTimeout();
         Assert.NotNull(info);
-        return info.Id;
+        return info.Slot;
     }
 
     /// <summary>The worker's BackgroundService ticks (every 100 ms): one connection, polled until it has ticked.</summary>
@@ -185,7 +185,7 @@ internal sealed class RealWorldClient : IDisposable
         var reply = await greeter.SayHelloAsync(new HelloRequest { Name = "tests" }, deadline: DateTime.UtcNow.Add(TaskTimeoutExtensions.DefaultTimeoutValue));
         Assert.Equal("Hello tests", reply.Message);
         Assert.True(reply.Generation >= 1);
-        return reply.WorkerId;
+        return reply.Slot;
     }
 
     /// <summary>

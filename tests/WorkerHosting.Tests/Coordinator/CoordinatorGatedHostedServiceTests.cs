@@ -30,7 +30,7 @@ public class CoordinatorGatedHostedServiceTests
 
         Assert.False(mode.IsStandalone);
         Assert.Equal(WorkerRole.Coordinator, mode.Context.Role);
-        Assert.Equal(-1, mode.Context.Id);
+        Assert.Equal(-1, mode.Context.Slot);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ internal sealed class FakeWorkerPool : IWorkerPool
     public Task<WorkerReloadResult> ReloadAsync(CancellationToken cancellationToken = default)
     {
         ReloadCalls++;
-        return Task.FromResult(new WorkerReloadResult(true, 0, null));
+        return Task.FromResult(new WorkerReloadResult { Succeeded = true });
     }
 
     public Task ScaleAsync(int count, CancellationToken cancellationToken = default) => Task.CompletedTask;

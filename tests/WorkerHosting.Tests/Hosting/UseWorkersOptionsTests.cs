@@ -399,7 +399,7 @@ public class UseWorkersOptionsTests
         var context = host.Services.GetRequiredService<IWorkerContext>();
 
         Assert.Equal(WorkerRole.Coordinator, context.Role);
-        Assert.Equal(-1, context.Id);
+        Assert.Equal(-1, context.Slot);
         Assert.Equal(0, context.Generation);
     }
 
@@ -413,7 +413,7 @@ public class UseWorkersOptionsTests
         var context = app.Services.GetRequiredService<IWorkerContext>();
 
         Assert.Equal(WorkerRole.Coordinator, context.Role);
-        Assert.Equal(-1, context.Id);
+        Assert.Equal(-1, context.Slot);
     }
 
     [Fact]
@@ -424,7 +424,7 @@ public class UseWorkersOptionsTests
         var context = host.Services.GetRequiredService<IWorkerContext>();
 
         Assert.Equal(WorkerRole.Coordinator, context.Role);
-        Assert.Equal(-1, context.Id);
+        Assert.Equal(-1, context.Slot);
     }
 
     [Fact]
@@ -438,7 +438,7 @@ public class UseWorkersOptionsTests
         var context = host.Services.GetRequiredService<IWorkerContext>();
 
         Assert.Equal(WorkerRole.Standalone, context.Role);
-        Assert.Equal(0, context.Id);
+        Assert.Equal(0, context.Slot);
         Assert.Equal(0, context.Generation);
     }
 

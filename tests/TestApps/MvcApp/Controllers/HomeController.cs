@@ -6,5 +6,5 @@ namespace MvcApp.Controllers;
 
 public sealed class HomeController(IWorkerContext worker) : Controller
 {
-    public IActionResult Index() => View(new HomeViewModel { WorkerId = worker.Id, Products = ProductsController.Catalog });
+    public IActionResult Index() => View(new HomeViewModel { Slot = worker.Slot, Products = ProductsController.Catalog });
 }

@@ -7,5 +7,5 @@ public sealed record EchoReply(string Message, int Worker, int Generation);
 
 public sealed class EchoHub(IWorkerContext worker) : Hub
 {
-    public EchoReply Echo(string message) => new(message, worker.Id, worker.Generation);
+    public EchoReply Echo(string message) => new(message, worker.Slot, worker.Generation);
 }

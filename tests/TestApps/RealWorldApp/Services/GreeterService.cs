@@ -12,6 +12,6 @@ public sealed class GreeterService(IWorkerContext worker, AppTelemetry telemetry
         activity?.SetTag("greet.name", request.Name);
         telemetry.Greeted();
         logger.LogDebug("Greeting {Name}.", request.Name);
-        return Task.FromResult(new HelloReply { Message = "Hello " + request.Name, WorkerId = worker.Id, Generation = worker.Generation });
+        return Task.FromResult(new HelloReply { Message = "Hello " + request.Name, Slot = worker.Slot, Generation = worker.Generation });
     }
 }
