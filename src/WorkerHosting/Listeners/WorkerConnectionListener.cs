@@ -101,7 +101,7 @@ internal sealed class WorkerConnectionListener : IConnectionListener
         }
 
         var connection = _runtime.ConnectionFactory.Create(socket);
-        var tracker = _runtime.OnConnectionAccepted();
+        var tracker = _runtime.OnConnectionAccepted(connection, socket);
         connection.Items[ConnectionTracker.ItemKey] = tracker;
         connection.ConnectionClosed.UnsafeRegister(static state => ((ConnectionTracker)state!).OnClosed(), tracker);
         return connection;

@@ -4,17 +4,20 @@ using Microsoft.AspNetCore.Http;
 namespace WorkerHosting.Workers;
 
 /// <summary>
-/// The outermost middleware of a worker: counts requests in flight and served, and marks a connection's first
-/// request so the coordinator knows the connection it handed off is being served.
+/// The outermost middleware of a worker: counts requests in flight and served, tells the connection's tracker that a
+/// request runs on it (so the coordinator knows a connection it handed off is being served, and a draining worker asks
+/// the connection to close with this response).
 /// </summary>
 internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRuntime runtime)
 {
     public Task InvokeAsync(HttpContext context)
     {
+        ConnectionTracker? tracker = null;
         if (context.Features.Get<IConnectionItemsFeature>()?.Items is { } items &&
-            items.TryGetValue(ConnectionTracker.ItemKey, out var tracker))
+            items.TryGetValue(ConnectionTracker.ItemKey, out var item))
         {
-            ((ConnectionTracker)tracker!).OnRequest();
+            tracker = (ConnectionTracker)item!;
+            tracker.OnRequest(HttpProtocol.IsHttp2(context.Request.Protocol), context.Features.Get<IConnectionLifetimeNotificationFeature>());
         }
 
         runtime.OnRequestStarted();
@@ -25,20 +28,20 @@ internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRunt
         }
         catch
         {
-            runtime.OnRequestEnded();
+            OnEnded(tracker);
             throw;
         }
 
         if (task.IsCompletedSuccessfully)
         {
-            runtime.OnRequestEnded();
+            OnEnded(tracker);
             return Task.CompletedTask;
         }
 
-        return AwaitRequest(task);
+        return AwaitRequest(task, tracker);
     }
 
-    private async Task AwaitRequest(Task task)
+    private async Task AwaitRequest(Task task, ConnectionTracker? tracker)
     {
         try
         {
@@ -46,7 +49,13 @@ internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRunt
         }
         finally
         {
-            runtime.OnRequestEnded();
+            OnEnded(tracker);
         }
+    }
+
+    private void OnEnded(ConnectionTracker? tracker)
+    {
+        tracker?.OnRequestEnded();
+        runtime.OnRequestEnded();
     }
 }

@@ -95,8 +95,16 @@ internal sealed partial class WorkerInstance : IWorkerHandle
         }
 
         Log.WorkerStopping(_lifetimeLogger, Slot, Generation, Runtime.ActiveRequests, Runtime.OpenConnections);
-        Runtime.RequestStop(gracefulTimeout);
+
+        // Clients leave first (Connection: close, GOAWAY, quiet idle connections closed), within part of the graceful
+        // timeout; the server's own stop then has what is left of it for the requests still running.
+        var started = _timeProvider.GetTimestamp();
+        await Runtime.DrainConnectionsAsync(Min(WorkerRuntime.DrainWindow, gracefulTimeout / 2)).ConfigureAwait(false);
+        var left = gracefulTimeout - _timeProvider.GetElapsedTime(started);
+        Runtime.RequestStop(gracefulTimeout, left > TimeSpan.Zero ? left : TimeSpan.Zero);
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     /// <summary>
     /// Drops the coordinator's references into the worker and starts unloading its load context. Returns what to

@@ -11,6 +11,7 @@ namespace WorkerHosting.Workers;
 /// </summary>
 internal sealed partial class WorkerRuntime
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ConnectionTracker, byte> _connections = new();
     private static readonly AsyncLocal<WorkerRuntime?> _current = new();
 
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -24,6 +25,7 @@ internal sealed partial class WorkerRuntime
     private Action? _onRequestLimitReached;
     private long _requestLimit = long.MaxValue;
     private TimeSpan _stopGracefulTimeout;
+    private TimeSpan _stopServerTimeout;
     private int _hostClaimed;
     private int _stopRequested;
     private bool _listenersActive;
@@ -51,7 +53,7 @@ internal sealed partial class WorkerRuntime
         ConnectionFactory = connectionFactory;
         Logger = logger;
         _timeProvider = timeProvider;
-        _stopGracefulTimeout = gracefulTimeout;
+        _stopGracefulTimeout = _stopServerTimeout = gracefulTimeout;
         Pool = pool;
         Context = new WorkerContext(slot, generation, WorkerRole.Worker);
     }
@@ -119,7 +121,7 @@ internal sealed partial class WorkerRuntime
         // A stop asked for before the host began to start takes effect now.
         if (Volatile.Read(ref _stopRequested) == 1)
         {
-            stopApplication(_stopGracefulTimeout);
+            stopApplication(_stopServerTimeout);
         }
     }
 
@@ -159,12 +161,16 @@ internal sealed partial class WorkerRuntime
         _exited.TrySetResult(exception);
     }
 
-    /// <summary>Asks the worker's host to stop; it drains within its shutdown timeout (the graceful timeout).</summary>
-    public void RequestStop(TimeSpan gracefulTimeout)
+    /// <summary>
+    /// Asks the worker's host to stop; its server drains within <paramref name="serverTimeout"/>, what is left of the
+    /// stop's <paramref name="gracefulTimeout"/> (the one reported if requests are cut).
+    /// </summary>
+    public void RequestStop(TimeSpan gracefulTimeout, TimeSpan serverTimeout)
     {
         _stopGracefulTimeout = gracefulTimeout;
+        _stopServerTimeout = serverTimeout;
         Interlocked.Exchange(ref _stopRequested, 1);
-        Volatile.Read(ref _stopApplication)?.Invoke(gracefulTimeout);
+        Volatile.Read(ref _stopApplication)?.Invoke(serverTimeout);
     }
 
     /// <summary>Called when the graceful timeout of a stop has run out: the server aborts what is left.</summary>
@@ -184,6 +190,7 @@ internal sealed partial class WorkerRuntime
         Volatile.Write(ref _stopApplication, null);
         Volatile.Write(ref _afterEntryPoint, null);
         _onRequestLimitReached = null;
+        _connections.Clear();
         lock (_listenersLock)
         {
             _listeners.Clear();
@@ -266,15 +273,23 @@ internal sealed partial class WorkerRuntime
     public void OnHandOffWithdrawn() => Interlocked.Decrement(ref _awaitingFirstRequest);
 
     /// <summary>The worker's server accepted a queued connection; its first request (or its close) ends the wait.</summary>
-    public ConnectionTracker OnConnectionAccepted()
+    public ConnectionTracker OnConnectionAccepted(Microsoft.AspNetCore.Connections.ConnectionContext? connection, System.Net.Sockets.Socket? socket)
     {
         Interlocked.Increment(ref _openConnections);
-        return new ConnectionTracker(this);
+        var tracker = new ConnectionTracker(this, connection, socket, _timeProvider);
+        _connections.TryAdd(tracker, 0);
+        return tracker;
     }
 
     public void OnFirstRequestSeen() => Interlocked.Decrement(ref _awaitingFirstRequest);
 
-    public void OnConnectionClosed() => Interlocked.Decrement(ref _openConnections);
+    public void OnConnectionClosed(ConnectionTracker tracker)
+    {
+        if (_connections.TryRemove(tracker, out _))
+        {
+            Interlocked.Decrement(ref _openConnections);
+        }
+    }
 
     public void OnRequestStarted() => Interlocked.Increment(ref _activeRequests);
 

@@ -1,0 +1,52 @@
+namespace WorkerHosting.Workers;
+
+internal sealed partial class WorkerRuntime
+{
+    /// <summary>How often the drain looks at the worker's connections.</summary>
+    internal static readonly TimeSpan DrainSweepInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How long an HTTP/1.x connection must have been idle (no request in flight, none waiting in its socket) before a
+    /// drain closes it: a client that sends its next request right after a response is never idle that long, and one
+    /// that waits longer is past the moment it could race the close in the same round trip.
+    /// </summary>
+    internal static readonly TimeSpan DrainIdleClose = TimeSpan.FromSeconds(2);
+
+    /// <summary>How old a connection with no request yet must be before a drain sends it GOAWAY (past its HTTP/2 preface).</summary>
+    internal static readonly TimeSpan DrainMinimumAge = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest the drain asks clients to leave before the worker's server stops.</summary>
+    internal static readonly TimeSpan DrainWindow = TimeSpan.FromSeconds(10);
+
+    private int _draining;
+
+    /// <summary>Whether the worker is draining: every connection is asked to close (see <see cref="DrainConnectionsAsync"/>).</summary>
+    public bool Draining => Volatile.Read(ref _draining) == 1;
+
+    /// <summary>
+    /// Asks the worker's clients to leave before its server stops: every HTTP/1.x response from now on carries
+    /// <c>Connection: close</c>, every HTTP/2 connection gets GOAWAY (its streams under way finish), and an HTTP/1.x
+    /// connection idle for <see cref="DrainIdleClose"/> with nothing waiting in its socket is closed. Returns when no
+    /// connection is left, or after <paramref name="window"/>; what is left then is the server's to drain.
+    /// </summary>
+    public async Task DrainConnectionsAsync(TimeSpan window)
+    {
+        Volatile.Write(ref _draining, 1);
+        var started = _timeProvider.GetTimestamp();
+        while (!_connections.IsEmpty && _timeProvider.GetElapsedTime(started) < window)
+        {
+            foreach (var connection in _connections.Keys)
+            {
+                connection.CloseIfQuiet(DrainIdleClose, DrainMinimumAge);
+            }
+
+            var remaining = window - _timeProvider.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero || _connections.IsEmpty)
+            {
+                break;
+            }
+
+            await Task.Delay(remaining < DrainSweepInterval ? remaining : DrainSweepInterval, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+}
