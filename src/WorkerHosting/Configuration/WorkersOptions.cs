@@ -28,8 +28,9 @@ public sealed class WorkersOptions
     /// </summary>
     /// <value>Defaults to 30 seconds. Must be positive and at most one day.</value>
     /// <remarks>
-    /// The host's <see cref="Microsoft.Extensions.Hosting.HostOptions.ShutdownTimeout"/> is raised to this value plus
-    /// 5 seconds, so the host never cuts the drain short.
+    /// The coordinator's <see cref="Microsoft.Extensions.Hosting.HostOptions.ShutdownTimeout"/> is set to this value plus
+    /// 5 seconds (whatever the app set): a stop takes at most that long. A worker that has not exited 3 seconds after its
+    /// graceful timeout (app code that ignores its token) is given up.
     /// </remarks>
     public TimeSpan GracefulTimeout { get; set; } = WorkersDefaults.GracefulTimeout;
 

@@ -118,14 +118,10 @@ internal static class WorkersSetup
             return;
         }
 
-        services.AddOptions<HostOptions>().Configure<IOptions<WorkersOptions>>((host, workers) =>
-        {
-            var needed = workers.Value.GracefulTimeout + WorkersDefaults.ShutdownMargin;
-            if (host.ShutdownTimeout < needed)
-            {
-                host.ShutdownTimeout = needed;
-            }
-        });
+        // The stop's bound is what the operator configured: the coordinator's host gets exactly GracefulTimeout plus the
+        // margin (after the app's own HostOptions configuration), shorter as well as longer than its default 30 s.
+        services.AddOptions<HostOptions>().PostConfigure<IOptions<WorkersOptions>>((host, workers) =>
+            host.ShutdownTimeout = workers.Value.GracefulTimeout + WorkersDefaults.ShutdownMargin);
 
         // Resolved when the coordinator starts workers, so an app without an entry point fails there, not here.
         services.TryAddSingleton(_ => new WorkerApplication(state.Application, state.Args));

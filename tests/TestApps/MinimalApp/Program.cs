@@ -105,13 +105,21 @@ internal sealed class StartupProbe(IWorkerContext worker, IConfiguration configu
             throw new InvalidOperationException($"TestApp refuses to start: '{failMarker}' exists.");
         }
 
+        // App code that hangs at start and ignores its token, in one worker (TestApp:HangStart=slot:generation).
+        if (configuration["TestApp:HangStart"] == $"{worker.Slot}:{worker.Generation}")
+        {
+            await Task.Delay(Timeout.Infinite, CancellationToken.None);
+        }
+
         if (configuration["TestApp:DelayStartIfExists"] is { } delayMarker && File.Exists(delayMarker))
         {
             await Task.Delay(int.Parse(configuration["TestApp:DelayStartMs"] ?? "5000", System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    // App code that ignores its token when stopped (TestApp:IgnoreStop): it never returns.
+    public Task StopAsync(CancellationToken cancellationToken)
+        => configuration["TestApp:IgnoreStop"] == "true" ? Task.Delay(Timeout.Infinite, CancellationToken.None) : Task.CompletedTask;
 }
 
 /// <summary>A background service that fails when asked to (and so stops its host, the default behaviour).</summary>

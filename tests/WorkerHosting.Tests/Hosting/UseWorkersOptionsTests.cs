@@ -323,14 +323,26 @@ public class UseWorkersOptionsTests
     }
 
     [Fact]
-    public void UseWorkers_AppSetShutdownTimeoutHigherBeforeUseWorkers_DoesNotLowerIt()
+    public void UseWorkers_AppSetShutdownTimeoutHigherBeforeUseWorkers_SetsItFromGracefulTimeout()
     {
         var builder = CreateBuilder();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
 
         builder.UseWorkers(o => o.GracefulTimeout = TimeSpan.FromSeconds(10));
 
-        Assert.Equal(TimeSpan.FromMinutes(5), GetHostOptions(builder).ShutdownTimeout);
+        // The operator's GracefulTimeout bounds the stop, down as well as up.
+        Assert.Equal(TimeSpan.FromSeconds(15), GetHostOptions(builder).ShutdownTimeout);
+    }
+
+    [Fact]
+    public void UseWorkers_AppSetShutdownTimeoutAfterUseWorkers_SetsItFromGracefulTimeout()
+    {
+        var builder = CreateBuilder();
+
+        builder.UseWorkers(o => o.GracefulTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
+
+        Assert.Equal(TimeSpan.FromSeconds(15), GetHostOptions(builder).ShutdownTimeout);
     }
 
     [Fact]
