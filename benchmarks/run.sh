@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the benchmarks: installs what they need (Debian packages), builds the bench app in Release, and
 # runs benchmarks/load.py (arguments: --rounds, --duration, --no-gunicorn) or, with --lifecycle first,
-# benchmarks/lifecycle.py (arguments: --reloads, --duration), or, with --realworld first, builds
+# benchmarks/lifecycle.py (arguments: --reloads, --duration), or, with --deploy first, benchmarks/deploy.py (one deploy
+# under load: WorkerHosting SIGHUP, gunicorn HUP, plain Kestrel stop and start; arguments: --rounds), or, with --realworld first, builds
 # tests/TestApps/RealWorldApp in Release and runs benchmarks/realworld.py (arguments: --workers, --reloads, --rate).
 # Results: benchmarks/results/<time>/ (results.md, results.json, chart.png), benchmarks/results/lifecycle-<time>/ and
 # benchmarks/results/realworld-<time>/.
@@ -31,5 +32,9 @@ dotnet build benchmarks/BenchApp -c Release -v q -nologo
 if [ "${1:-}" = "--lifecycle" ]; then
   shift
   exec /usr/bin/python3 benchmarks/lifecycle.py "$@"
+fi
+if [ "${1:-}" = "--deploy" ]; then
+  shift
+  exec /usr/bin/python3 benchmarks/deploy.py "$@"
 fi
 exec /usr/bin/python3 benchmarks/load.py "$@"
