@@ -54,42 +54,35 @@ public sealed class EndpointConfigurationTests
     public async Task HttpsEndpointWithCertificateFromConfigurationTerminatesTlsInEachWorker()
     {
         using var certificate = CreateSelfSignedCertificate();
-        var path = Path.Combine(Path.GetTempPath(), $"workerhosting-{Guid.NewGuid():N}.pfx");
-        await File.WriteAllBytesAsync(path, certificate.Export(X509ContentType.Pfx, "secret"));
-        try
+        using var certificateFile = TempFile.Create("certificate", ".pfx");
+        await File.WriteAllBytesAsync(certificateFile.Path, certificate.Export(X509ContentType.Pfx, "secret"));
+        await using var app = AppProcess.Start(TestApps.Minimal, environment: new Dictionary<string, string?>
         {
-            await using var app = AppProcess.Start(TestApps.Minimal, environment: new Dictionary<string, string?>
-            {
-                ["Kestrel__Endpoints__Https__Url"] = "https://127.0.0.1:0",
-                ["Kestrel__Endpoints__Https__Certificate__Path"] = path,
-                ["Kestrel__Endpoints__Https__Certificate__Password"] = "secret",
-            });
+            ["Kestrel__Endpoints__Https__Url"] = "https://127.0.0.1:0",
+            ["Kestrel__Endpoints__Https__Certificate__Path"] = certificateFile.Path,
+            ["Kestrel__Endpoints__Https__Certificate__Password"] = "secret",
+        });
 
-            var address = await app.WaitForAddressAsync();
-            Assert.Equal("https", address.Scheme);
+        var address = await app.WaitForAddressAsync();
+        Assert.Equal("https", address.Scheme);
 
-            using var handler = new SocketsHttpHandler
-            {
-                PooledConnectionLifetime = TimeSpan.Zero,
-                SslOptions = new SslClientAuthenticationOptions
-                {
-                    RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == certificate.GetCertHashString(),
-                },
-            };
-            using var client = new HttpClient(handler) { BaseAddress = address, DefaultRequestHeaders = { ConnectionClose = true } };
-
-            var seen = new HashSet<int>();
-            for (var i = 0; i < 10; i++)
-            {
-                seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Slot);
-            }
-
-            Assert.Equal([0, 1], seen.Order());
-        }
-        finally
+        using var handler = new SocketsHttpHandler
         {
-            File.Delete(path);
+            PooledConnectionLifetime = TimeSpan.Zero,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == certificate.GetCertHashString(),
+            },
+        };
+        using var client = new HttpClient(handler) { BaseAddress = address, DefaultRequestHeaders = { ConnectionClose = true } };
+
+        var seen = new HashSet<int>();
+        for (var i = 0; i < 10; i++)
+        {
+            seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Slot);
         }
+
+        Assert.Equal([0, 1], seen.Order());
     }
 
     [Fact]

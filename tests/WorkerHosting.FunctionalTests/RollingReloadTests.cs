@@ -85,92 +85,71 @@ public sealed class RollingReloadTests
     [Fact]
     public async Task AReloadWhoseNewWorkerFailsStopsAndTheOldWorkersKeepServing()
     {
-        var marker = Path.Combine(Path.GetTempPath(), $"workerhosting-fail-{Guid.NewGuid():N}");
-        try
+        using var marker = TempFile.Create("fail");
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", $"--TestApp:FailStartIfExists={marker.Path}"]);
+        await using var _ = app;
+        using var client = Http.NewConnectionPerRequest(address);
+
+        await File.WriteAllTextAsync(marker.Path, "fail");
+        using var response = await client.PostAsync("/reload?wait=true", null);
+        var result = await response.Content.ReadFromJsonAsync<WorkerReloadResult>();
+
+        Assert.NotNull(result);
+        Assert.False(result.Succeeded);
+        Assert.Equal(0, result.Replaced);
+        Assert.Contains($"TestApp refuses to start: '{marker.Path}' exists.", result.Error, StringComparison.Ordinal);
+        Assert.Equal(1, app.CountLines(@"The reload stopped after replacing 0 workers, and the other workers keep serving"));
+
+        var workers = await client.GetJsonAsync<WorkerSnapshot[]>("/workers");
+        Assert.Equal([(0, 1), (1, 1)], workers.Select(w => (w.Slot, w.Generation)));
+        for (var i = 0; i < 4; i++)
         {
-            var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", $"--TestApp:FailStartIfExists={marker}"]);
-            await using var _ = app;
-            using var client = Http.NewConnectionPerRequest(address);
-
-            await File.WriteAllTextAsync(marker, "fail");
-            using var response = await client.PostAsync("/reload?wait=true", null);
-            var result = await response.Content.ReadFromJsonAsync<WorkerReloadResult>();
-
-            Assert.NotNull(result);
-            Assert.False(result.Succeeded);
-            Assert.Equal(0, result.Replaced);
-            Assert.Contains($"TestApp refuses to start: '{marker}' exists.", result.Error, StringComparison.Ordinal);
-            Assert.Equal(1, app.CountLines(@"The reload stopped after replacing 0 workers, and the other workers keep serving"));
-
-            var workers = await client.GetJsonAsync<WorkerSnapshot[]>("/workers");
-            Assert.Equal([(0, 1), (1, 1)], workers.Select(w => (w.Slot, w.Generation)));
-            for (var i = 0; i < 4; i++)
-            {
-                Assert.Equal(1, (await client.GetJsonAsync<WorkerInfo>("/")).Generation);
-            }
-        }
-        finally
-        {
-            File.Delete(marker);
+            Assert.Equal(1, (await client.GetJsonAsync<WorkerInfo>("/")).Generation);
         }
     }
 
     [Fact]
     public async Task SigtermDuringAReloadDrainsEverythingAndExitsZero()
     {
-        var marker = Path.Combine(Path.GetTempPath(), $"workerhosting-slow-{Guid.NewGuid():N}");
-        try
-        {
-            var (app, _) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", $"--TestApp:DelayStartIfExists={marker}", "--TestApp:DelayStartMs=60000"]);
-            await using var __ = app;
+        using var marker = TempFile.Create("slow");
+        var (app, _) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", $"--TestApp:DelayStartIfExists={marker.Path}", "--TestApp:DelayStartMs=60000"]);
+        await using var __ = app;
 
-            // The reload's first new worker takes a minute to start; stop the process while it waits for it.
-            await File.WriteAllTextAsync(marker, "slow");
-            app.Signal(AppProcess.SigHup);
-            await app.WaitForOutputAsync(@"Worker 0 \(generation 2\) is booting");
-            app.Signal(AppProcess.SigTerm);
+        // The reload's first new worker takes a minute to start; stop the process while it waits for it.
+        await File.WriteAllTextAsync(marker.Path, "slow");
+        app.Signal(AppProcess.SigHup);
+        await app.WaitForOutputAsync(@"Worker 0 \(generation 2\) is booting");
+        app.Signal(AppProcess.SigTerm);
 
-            Assert.Equal(0, await app.WaitForExitAsync());
-            Assert.Equal(1, app.CountLines("Stopped 3 workers in"));
-            Assert.Equal(1, app.CountLines("The reload stopped after replacing 0 workers"));
-        }
-        finally
-        {
-            File.Delete(marker);
-        }
+        Assert.Equal(0, await app.WaitForExitAsync());
+        Assert.Equal(1, app.CountLines("Stopped 3 workers in"));
+        Assert.Equal(1, app.CountLines("The reload stopped after replacing 0 workers"));
     }
 
     [Fact]
     public async Task SighupsDuringAReloadDoNotStartOverlappingReloads()
     {
-        var marker = Path.Combine(Path.GetTempPath(), $"workerhosting-slow-{Guid.NewGuid():N}");
-        try
-        {
-            var (app, _) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", $"--TestApp:DelayStartIfExists={marker}", "--TestApp:DelayStartMs=1000"]);
-            await using var __ = app;
+        using var marker = TempFile.Create("slow");
+        var (app, _) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", $"--TestApp:DelayStartIfExists={marker.Path}", "--TestApp:DelayStartMs=1000"]);
+        await using var __ = app;
 
-            // New workers take a second to start, so the first reload is still running when the next signals arrive.
-            await File.WriteAllTextAsync(marker, "slow");
+        // New workers take a second to start, so the first reload is still running when the next signals arrive.
+        await File.WriteAllTextAsync(marker.Path, "slow");
+        app.Signal(AppProcess.SigHup);
+        await app.WaitForOutputAsync(@"Worker 0 \(generation 2\) is booting");
+        for (var received = 2; received <= 4; received++)
+        {
             app.Signal(AppProcess.SigHup);
-            await app.WaitForOutputAsync(@"Worker 0 \(generation 2\) is booting");
-            for (var received = 2; received <= 4; received++)
-            {
-                app.Signal(AppProcess.SigHup);
-                await app.WaitForOutputCountAsync("Received SIGHUP", received);
-            }
+            await app.WaitForOutputCountAsync("Received SIGHUP", received);
+        }
 
-            // One reload ran; the three signals during it share the one queued after it.
-            await app.WaitForOutputCountAsync("Reloaded 2 workers in", 2);
-            var reloads = app.Output.Split('\n')
-                .Where(l => l.Contains("Reloading 2 workers", StringComparison.Ordinal) || l.Contains("Reloaded 2 workers", StringComparison.Ordinal))
-                .Select(l => l.Contains("Reloading", StringComparison.Ordinal) ? "start" : "end")
-                .ToArray();
-            Assert.Equal(["start", "end", "start", "end"], reloads);
-            Assert.Equal(4, app.CountLines("Received SIGHUP"));
-        }
-        finally
-        {
-            File.Delete(marker);
-        }
+        // One reload ran; the three signals during it share the one queued after it.
+        await app.WaitForOutputCountAsync("Reloaded 2 workers in", 2);
+        var reloads = app.Output.Split('\n')
+            .Where(l => l.Contains("Reloading 2 workers", StringComparison.Ordinal) || l.Contains("Reloaded 2 workers", StringComparison.Ordinal))
+            .Select(l => l.Contains("Reloading", StringComparison.Ordinal) ? "start" : "end")
+            .ToArray();
+        Assert.Equal(["start", "end", "start", "end"], reloads);
+        Assert.Equal(4, app.CountLines("Received SIGHUP"));
     }
 }

@@ -38,56 +38,42 @@ public sealed class WorkerLifecycleTests
     [Fact]
     public async Task ACrashLoopEndsTheProcessWithExitCode3AndTheLastFailure()
     {
-        var marker = Path.Combine(Path.GetTempPath(), $"workerhosting-fail-{Guid.NewGuid():N}");
-        try
-        {
-            var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal,
-            [
-                "--Workers:Count=1", $"--TestApp:FailStartIfExists={marker}",
-                "--Workers:Restart:Delay=00:00:00.050", "--Workers:Restart:MaxDelay=00:00:00.200", "--Workers:Restart:MaxFailures=2",
-            ]);
-            await using var _ = app;
-            using var client = Http.NewConnectionPerRequest(address);
+        using var marker = TempFile.Create("fail");
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal,
+        [
+            "--Workers:Count=1", $"--TestApp:FailStartIfExists={marker.Path}",
+            "--Workers:Restart:Delay=00:00:00.050", "--Workers:Restart:MaxDelay=00:00:00.200", "--Workers:Restart:MaxFailures=2",
+        ]);
+        await using var _ = app;
+        using var client = Http.NewConnectionPerRequest(address);
 
-            // From now on new workers fail to boot; the running one ends, and its slot restarts into failures.
-            await File.WriteAllTextAsync(marker, "fail");
-            using var ended = await client.PostAsync("/exit", null);
+        // From now on new workers fail to boot; the running one ends, and its slot restarts into failures.
+        await File.WriteAllTextAsync(marker.Path, "fail");
+        using var ended = await client.PostAsync("/exit", null);
 
-            Assert.Equal(3, await app.WaitForExitAsync());
-            // Generations 2 and 3 fail and are retried; generation 4's failure is the crash loop's last.
-            Assert.Equal(2, app.CountLines(@"Worker 0 \(generation [23]\) failed to start; restarting its slot in"));
-            Assert.Equal(1, app.CountLines(@"Worker 0 \(generation 4\) failed to start: TestApp refuses to start"));
-            Assert.Equal(1, app.CountLines(@"Workers failed more than 2 times within 00:01:00: a crash loop\. Stopping with exit code 3"));
-            Assert.Contains($"TestApp refuses to start: '{marker}' exists.", app.Output.Split("a crash loop")[1], StringComparison.Ordinal);
-            Assert.True(app.CountLines("restarting its slot in") >= 2);
-        }
-        finally
-        {
-            File.Delete(marker);
-        }
+        Assert.Equal(3, await app.WaitForExitAsync());
+        // Generations 2 and 3 fail and are retried; generation 4's failure is the crash loop's last.
+        Assert.Equal(2, app.CountLines(@"Worker 0 \(generation [23]\) failed to start; restarting its slot in"));
+        Assert.Equal(1, app.CountLines(@"Worker 0 \(generation 4\) failed to start: TestApp refuses to start"));
+        Assert.Equal(1, app.CountLines(@"Workers failed more than 2 times within 00:01:00: a crash loop\. Stopping with exit code 3"));
+        Assert.Contains($"TestApp refuses to start: '{marker.Path}' exists.", app.Output.Split("a crash loop")[1], StringComparison.Ordinal);
+        Assert.True(app.CountLines("restarting its slot in") >= 2);
     }
 
     [Fact]
     public async Task AWorkerNotReadyWithinStartupTimeoutFailsToStart()
     {
-        var marker = Path.Combine(Path.GetTempPath(), $"workerhosting-slow-{Guid.NewGuid():N}");
-        await File.WriteAllTextAsync(marker, "slow");
-        try
-        {
-            await using var app = AppProcess.Start(TestApps.Minimal,
-            [
-                "--urls", "http://127.0.0.1:0", "--Workers:Count=1", "--Workers:StartupTimeout=00:00:01",
-                $"--TestApp:DelayStartIfExists={marker}", "--TestApp:DelayStartMs=60000",
-            ]);
+        using var marker = TempFile.Create("slow");
+        await File.WriteAllTextAsync(marker.Path, "slow");
+        await using var app = AppProcess.Start(TestApps.Minimal,
+        [
+            "--urls", "http://127.0.0.1:0", "--Workers:Count=1", "--Workers:StartupTimeout=00:00:01",
+            $"--TestApp:DelayStartIfExists={marker.Path}", "--TestApp:DelayStartMs=60000",
+        ]);
 
-            Assert.NotEqual(0, await app.WaitForExitAsync());
-            Assert.Contains("Worker 0 (generation 1) was not ready within the startup timeout (00:00:01)", app.Output, StringComparison.Ordinal);
-            Assert.Contains("None of the 1 workers could start", app.Output, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(marker);
-        }
+        Assert.NotEqual(0, await app.WaitForExitAsync());
+        Assert.Contains("Worker 0 (generation 1) was not ready within the startup timeout (00:00:01)", app.Output, StringComparison.Ordinal);
+        Assert.Contains("None of the 1 workers could start", app.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -198,32 +184,24 @@ public sealed class WorkerLifecycleTests
     [Fact]
     public async Task ChangingWorkersCountInAppsettingsScalesTheRunningApp()
     {
-        var contentRoot = Path.Combine(Path.GetTempPath(), $"workerhosting-root-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(contentRoot);
-        var settings = Path.Combine(contentRoot, "appsettings.json");
+        using var contentRoot = TempDirectory.Create("root");
+        var settings = Path.Combine(contentRoot.Path, "appsettings.json");
         await File.WriteAllTextAsync(settings, """{ "Workers": { "Count": 2 } }""");
-        try
-        {
-            var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, [$"--contentRoot={contentRoot}"]);
-            await using var _ = app;
-            Assert.Equal(1, app.CountLines("Starting 2 workers"));
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, [$"--contentRoot={contentRoot.Path}"]);
+        await using var _ = app;
+        Assert.Equal(1, app.CountLines("Starting 2 workers"));
 
-            // Written as deploy tools and most editors do: a new file renamed over the old one.
-            await ReplaceFileAsync(settings, """{ "Workers": { "Count": 3 } }""");
-            await app.WaitForOutputAsync("Scaling from 2 to 3 workers");
-            await app.WaitForOutputAsync(@"Worker 2 \(generation 1\) is ready");
+        // Written as deploy tools and most editors do: a new file renamed over the old one.
+        await ReplaceFileAsync(settings, """{ "Workers": { "Count": 3 } }""");
+        await app.WaitForOutputAsync("Scaling from 2 to 3 workers");
+        await app.WaitForOutputAsync(@"Worker 2 \(generation 1\) is ready");
 
-            // An invalid value is rejected and the pool keeps its size.
-            await ReplaceFileAsync(settings, """{ "Workers": { "Count": 0 } }""");
-            await app.WaitForOutputAsync(@"The changed Workers configuration is invalid and was not applied.*Workers:Count must be between 1 and 1024; '0' was given");
+        // An invalid value is rejected and the pool keeps its size.
+        await ReplaceFileAsync(settings, """{ "Workers": { "Count": 0 } }""");
+        await app.WaitForOutputAsync(@"The changed Workers configuration is invalid and was not applied.*Workers:Count must be between 1 and 1024; '0' was given");
 
-            using var client = Http.NewConnectionPerRequest(address);
-            Assert.Equal(3, (await client.GetJsonAsync<WorkerSnapshot[]>("/workers")).Count(w => w.State == WorkerState.Ready));
-        }
-        finally
-        {
-            Directory.Delete(contentRoot, recursive: true);
-        }
+        using var client = Http.NewConnectionPerRequest(address);
+        Assert.Equal(3, (await client.GetJsonAsync<WorkerSnapshot[]>("/workers")).Count(w => w.State == WorkerState.Ready));
     }
 
     private static async Task ReplaceFileAsync(string path, string content)

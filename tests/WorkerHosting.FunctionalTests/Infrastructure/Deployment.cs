@@ -3,23 +3,24 @@ namespace WorkerHosting.FunctionalTests.Infrastructure;
 /// <summary>A copy of a test app's build output in a temporary folder, which a test can overwrite with another build.</summary>
 internal sealed class Deployment : IDisposable
 {
+    private readonly TempDirectory _directory;
     private readonly string _assemblyName;
 
-    private Deployment(string directory, string assemblyName)
+    private Deployment(TempDirectory directory, string assemblyName)
     {
-        Directory = directory;
+        _directory = directory;
         _assemblyName = assemblyName;
     }
 
-    public string Directory { get; }
+    public string Directory => _directory.Path;
 
     public string AssemblyPath => Path.Combine(Directory, _assemblyName + ".dll");
 
     public static Deployment Of(string project)
     {
         var source = Path.GetDirectoryName(TestApps.AssemblyPath(project))!;
-        var directory = Path.Combine(Path.GetTempPath(), $"workerhosting-deploy-{Guid.NewGuid():N}");
-        CopyDirectory(source, directory);
+        var directory = TempDirectory.Create("deploy");
+        CopyDirectory(source, directory.Path);
         return new Deployment(directory, project);
     }
 
@@ -35,7 +36,7 @@ internal sealed class Deployment : IDisposable
         }
     }
 
-    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+    public void Dispose() => _directory.Dispose();
 
     private static void CopyDirectory(string source, string destination)
     {

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 
-namespace WorkerHosting.Tests.Fakes;
+namespace WorkerHosting.Tests.Common;
 
 /// <summary>Gives one <see cref="RecordingLogger"/> for every category.</summary>
-internal sealed class RecordingLoggerFactory : ILoggerFactory
+public sealed class RecordingLoggerFactory : ILoggerFactory
 {
     public RecordingLogger Logger { get; } = new();
 

@@ -1,16 +1,18 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
-namespace WorkerHosting.Tests.Fakes;
+namespace WorkerHosting.Tests.Common;
 
 /// <summary>One message a <see cref="RecordingLogger"/> was given.</summary>
-internal sealed record LogEntry(EventId EventId, LogLevel Level, string Message, Exception? Exception);
+public sealed record LogEntry(EventId EventId, LogLevel Level, string Message, Exception? Exception);
 
-/// <summary>A logger that keeps every message it is given, in order, for the test to inspect.</summary>
-internal sealed class RecordingLogger : ILogger
+/// <summary>
+/// A logger that keeps every message it is given, in order, for the test to inspect, and lets a test wait for a
+/// message by its event id instead of polling.
+/// </summary>
+public sealed class RecordingLogger : ILogger
 {
-    private static readonly TimeSpan DefaultWaitTimeout = TimeSpan.FromSeconds(30);
-
     private readonly ConcurrentQueue<LogEntry> _entries = new();
     private readonly List<(int EventId, int Count, TaskCompletionSource Logged)> _waiters = [];
 
@@ -39,8 +41,11 @@ internal sealed class RecordingLogger : ILogger
     /// <summary>How many messages with the event id were logged so far.</summary>
     public int Count(int eventId) => _entries.Count(e => e.EventId.Id == eventId);
 
-    /// <summary>Waits until <paramref name="count"/> messages with the event id have been logged.</summary>
-    public Task WaitForAsync(int eventId, int count = 1)
+    /// <summary>
+    /// Waits until <paramref name="count"/> messages with the event id have been logged; times out after
+    /// <see cref="TaskTimeoutExtensions.DefaultTimeoutValue"/>, naming the caller's file and line.
+    /// </summary>
+    public Task WaitForAsync(int eventId, int count = 1, [CallerFilePath] string? file = null, [CallerLineNumber] int line = 0)
     {
         var logged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_waiters)
@@ -53,6 +58,6 @@ internal sealed class RecordingLogger : ILogger
             _waiters.Add((eventId, count, logged));
         }
 
-        return logged.Task.WaitAsync(DefaultWaitTimeout);
+        return logged.Task.DefaultTimeout(file, line);
     }
 }
