@@ -30,6 +30,26 @@ public sealed class WorkersServeRequestsTests
         Assert.Equal(1, app.CountLines(@"Starting 4 workers on 127\.0\.0\.1:" + address.Port + @"\."));
     }
 
+    [LinuxOnlyFact]
+    public async Task EveryWorkerServesThroughTheCoordinatorsOneListeningSocket()
+    {
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=4"]);
+        await using var _ = app;
+        using var client = Http.NewConnectionPerRequest(address);
+
+        var seen = new HashSet<int>();
+        for (var i = 0; i < 40; i++)
+        {
+            seen.Add((await client.GetJsonAsync<WorkerInfo>("/")).Slot);
+        }
+
+        // Four workers answered on the one address, and the process listens on one socket: the coordinator's. A worker
+        // that bound a socket of its own (on the same port with SO_REUSEPORT, or on another port) would add one.
+        Assert.Equal([0, 1, 2, 3], seen.Order());
+        var listening = Assert.Single(ListeningSockets.Of(app.Id));
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, address.Port), listening);
+    }
+
     [Fact]
     public async Task EachWorkerHasItsOwnStatics()
     {

@@ -158,6 +158,13 @@ app.MapGet("/limited", (IWorkerContext worker) => new WorkerInfo(worker.Slot, wo
 
 app.MapGet("/ticks", (TickCounter counter, IWorkerContext worker) => new TickCount(worker.Slot, counter.Ticks));
 
+// Answers after the background service's next tick, so a client waits for a tick instead of polling /ticks.
+app.MapGet("/ticks/next", async (TickCounter counter, IWorkerContext worker, CancellationToken aborted) =>
+{
+    await counter.NextTickAsync(aborted);
+    return new TickCount(worker.Slot, counter.Ticks);
+});
+
 app.MapHub<EchoHub>("/hubs/echo");
 app.MapGrpcService<GreeterService>();
 

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Net;
+using System.Runtime.CompilerServices;
 
 namespace WorkerHosting.FunctionalTests.Infrastructure;
 
@@ -14,14 +14,17 @@ internal sealed class LoadGenerator : IAsyncDisposable
 
     private readonly CancellationTokenSource _stop = new(MaxDuration);
     private readonly Task[] _clients;
+    private readonly Task _clientsEnded;
     private readonly Lock _lock = new();
     private readonly List<string> _failures = [];
     private readonly HashSet<string> _bodies = [];
+    private readonly List<(long Target, TaskCompletionSource Reached)> _waiters = [];
     private long _succeeded;
 
     private LoadGenerator(Uri address, string path, int clients)
     {
         _clients = [.. Enumerable.Range(0, clients).Select(_ => Task.Run(() => RunClientAsync(address, path)))];
+        _clientsEnded = Task.WhenAll(_clients);
     }
 
     public long Succeeded => Interlocked.Read(ref _succeeded);
@@ -51,26 +54,41 @@ internal sealed class LoadGenerator : IAsyncDisposable
 
     public static LoadGenerator Start(Uri address, string path = "/", int clients = 8) => new(address, path, clients);
 
-    /// <summary>Waits until at least <paramref name="count"/> more requests have succeeded.</summary>
-    public async Task WaitForMoreSuccessesAsync(long count)
+    /// <summary>
+    /// Waits until at least <paramref name="count"/> more requests have succeeded: signalled by the request that
+    /// reaches the target. Fails if the load ends first (its time or request bound) or after the default timeout.
+    /// </summary>
+    public async Task WaitForMoreSuccessesAsync(long count, [CallerFilePath] string? file = null, [CallerLineNumber] int line = 0)
     {
-        var target = Succeeded + count;
-        var stopwatch = Stopwatch.StartNew();
-        while (Succeeded < target)
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        long target;
+        lock (_lock)
         {
-            if (stopwatch.Elapsed > TaskTimeoutExtensions.DefaultTimeoutValue || _clients.All(c => c.IsCompleted))
-            {
-                throw new TimeoutException($"Only {Succeeded} of {target} requests succeeded; failures: {string.Join("; ", Failures.Take(5))}");
-            }
+            // Every success counted after this read releases the waiters under this lock, so none is missed.
+            target = Succeeded + count;
+            _waiters.Add((target, reached));
+            ReleaseWaiters(Succeeded);
+        }
 
-            await Task.Delay(10);
+        try
+        {
+            await Task.WhenAny(reached.Task, _clientsEnded).DefaultTimeout(file, line);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message} {Progress(target)}", e);
+        }
+
+        if (!reached.Task.IsCompleted)
+        {
+            throw new TimeoutException($"The load ended before the target at {Path.GetFileName(file)}:{line}. {Progress(target)}");
         }
     }
 
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        await Task.WhenAll(_clients);
+        await _clientsEnded;
         _stop.Dispose();
     }
 
@@ -89,10 +107,11 @@ internal sealed class LoadGenerator : IAsyncDisposable
                     continue;
                 }
 
-                Interlocked.Increment(ref _succeeded);
+                var succeeded = Interlocked.Increment(ref _succeeded);
                 lock (_lock)
                 {
                     _bodies.Add(body);
+                    ReleaseWaiters(succeeded);
                 }
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -105,6 +124,21 @@ internal sealed class LoadGenerator : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Completes the waits whose target <paramref name="succeeded"/> reaches; called under the lock.</summary>
+    private void ReleaseWaiters(long succeeded)
+    {
+        for (var i = _waiters.Count - 1; i >= 0; i--)
+        {
+            if (_waiters[i].Target <= succeeded)
+            {
+                _waiters[i].Reached.TrySetResult();
+                _waiters.RemoveAt(i);
+            }
+        }
+    }
+
+    private string Progress(long target) => $"Only {Succeeded} of {target} requests succeeded; failures: {string.Join("; ", Failures.Take(5))}";
 
     private void Fail(string failure)
     {

@@ -149,19 +149,25 @@ internal sealed class RealWorldClient : IDisposable
         return info.Slot;
     }
 
-    /// <summary>The worker's BackgroundService ticks (every 100 ms): one connection, polled until it has ticked.</summary>
+    /// <summary>The worker's BackgroundService ticks (every 100 ms): /ticks/next answers after its next tick.</summary>
     public async Task<int> BackgroundServiceTicksAsync()
     {
         using var client = KeepAliveClient();
-        var ticks = await EventuallyAsync(() => client.GetJsonAsync<TickCount>("/ticks"), t => t.Ticks > 0);
+        var ticks = await client.GetJsonAsync<TickCount>("/ticks/next").DefaultTimeout();
+        Assert.True(ticks.Ticks > 0, $"Worker {ticks.Worker} answered /ticks/next with {ticks.Ticks} ticks.");
         return ticks.Worker;
     }
 
-    /// <summary>/metrics is the Prometheus text format and has the app's own meter (the background ticks counter).</summary>
+    /// <summary>
+    /// /metrics is the Prometheus text format and has the app's own meter (the background ticks counter). One
+    /// connection, so both requests reach one worker: once it has ticked, its counter has a value to export.
+    /// </summary>
     public async Task PrometheusShowsTheAppsMeterAsync()
     {
         using var client = KeepAliveClient();
-        var metrics = await EventuallyAsync(() => client.GetStringAsync("/metrics"), m => m.Contains("realworld_background_ticks_total{", StringComparison.Ordinal));
+        await client.GetJsonAsync<TickCount>("/ticks/next").DefaultTimeout();
+        var metrics = await client.GetStringAsync("/metrics").DefaultTimeout();
+        Assert.Contains("realworld_background_ticks_total{", metrics, StringComparison.Ordinal);
         Assert.Contains("# TYPE realworld_background_ticks_total counter", metrics, StringComparison.Ordinal);
         Assert.Contains("target_info{service_name=\"RealWorldApp\"", metrics, StringComparison.Ordinal);
     }
@@ -227,26 +233,6 @@ internal sealed class RealWorldClient : IDisposable
 
     /// <summary>One connection, kept alive between requests: every request reaches the worker it was handed to.</summary>
     private HttpClient KeepAliveClient() => new() { BaseAddress = HttpAddress, Timeout = TaskTimeoutExtensions.DefaultTimeoutValue };
-
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        using var timeout = new CancellationTokenSource(TaskTimeoutExtensions.DefaultTimeoutValue);
-        while (true)
-        {
-            var value = await read();
-            if (done(value))
-            {
-                return value;
-            }
-
-            if (timeout.IsCancellationRequested)
-            {
-                Assert.Fail($"Still not as expected after {TaskTimeoutExtensions.DefaultTimeoutValue}: {value}");
-            }
-
-            await Task.Delay(50, CancellationToken.None);
-        }
-    }
 }
 
 internal sealed record BlogDto(int Id, string Name, IReadOnlyList<PostDto> Posts);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using WorkerHosting.Lifecycle;
 using WorkerHosting.Tests.Fakes;
 
@@ -16,17 +15,16 @@ public sealed class AppWatcherTests : IDisposable
     /// <summary>How long to wait for the watcher to see a change that it must see.</summary>
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(10);
 
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
-
-    private readonly string _directory = Directory.CreateTempSubdirectory("workerhosting-appwatcher-").FullName;
+    private readonly TempDirectory _directory = TempDirectory.Create("appwatcher");
     private readonly ArmingTimeProvider _time = new();
+    private readonly TaskCompletionSource _calledBack = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _callbacks;
 
     private int Callbacks => Volatile.Read(ref _callbacks);
 
     public void Dispose()
     {
-        Directory.Delete(_directory, recursive: true);
+        _directory.Dispose();
         GC.SuppressFinalize(this);
     }
 
@@ -37,7 +35,7 @@ public sealed class AppWatcherTests : IDisposable
         _time.Advance(TimeSpan.FromSeconds(5));
         Assert.Equal(0, Callbacks);
 
-        await File.WriteAllBytesAsync(Path.Combine(_directory, "App.dll"), [1, 2, 3]);
+        await File.WriteAllBytesAsync(Path.Combine(_directory.Path, "App.dll"), [1, 2, 3]);
         var arm = await _time.NextArmAsync(EventTimeout);
         Assert.Equal(AppWatcher.QuietPeriod, arm.DueTime);
         Assert.Equal(Timeout.InfiniteTimeSpan, arm.Period); // once, not every quiet period
@@ -55,7 +53,7 @@ public sealed class AppWatcherTests : IDisposable
     {
         using var watcher = CreateWatcher();
 
-        await File.WriteAllTextAsync(Path.Combine(_directory, "App.deps.json"), "{}");
+        await File.WriteAllTextAsync(Path.Combine(_directory.Path, "App.deps.json"), "{}");
         await _time.NextArmedAsync(EventTimeout);
 
         await AdvanceUntilCalledBackAsync();
@@ -70,7 +68,7 @@ public sealed class AppWatcherTests : IDisposable
 
         for (var i = 0; i < Files; i++)
         {
-            await File.WriteAllBytesAsync(Path.Combine(_directory, $"Part{i}.dll"), [1, 2, 3]);
+            await File.WriteAllBytesAsync(Path.Combine(_directory.Path, $"Part{i}.dll"), [1, 2, 3]);
         }
 
         // Each new file is at least one event, and each event re-arms the one timer.
@@ -91,12 +89,12 @@ public sealed class AppWatcherTests : IDisposable
     public async Task DllWrittenDuringQuietPeriod_PushesCallbackToOneQuietPeriodAfterIt()
     {
         using var watcher = CreateWatcher();
-        await File.WriteAllBytesAsync(Path.Combine(_directory, "App.dll"), [1, 2, 3]);
+        await File.WriteAllBytesAsync(Path.Combine(_directory.Path, "App.dll"), [1, 2, 3]);
         await _time.NextArmAsync(EventTimeout);
 
         _time.Advance(TimeSpan.FromMilliseconds(600));
         var secondWriteAt = _time.GetUtcNow();
-        await File.WriteAllBytesAsync(Path.Combine(_directory, "App.Views.dll"), [4, 5, 6]);
+        await File.WriteAllBytesAsync(Path.Combine(_directory.Path, "App.Views.dll"), [4, 5, 6]);
 
         // Wait for an event seen after the clock moved (the second file's, or a late one of the first): it re-arms the
         // timer to at least 600 ms + 1 s after the first write.
@@ -116,7 +114,7 @@ public sealed class AppWatcherTests : IDisposable
     {
         using var watcher = CreateWatcher();
 
-        await File.WriteAllTextAsync(Path.Combine(_directory, "notes.txt"), "not part of the app");
+        await File.WriteAllTextAsync(Path.Combine(_directory.Path, "notes.txt"), "not part of the app");
         await Task.Delay(NegativeAssertionDelay);
         _time.Advance(TimeSpan.FromSeconds(5));
 
@@ -124,7 +122,7 @@ public sealed class AppWatcherTests : IDisposable
         Assert.Equal(0, _time.ArmCount);
 
         // The watcher was listening all along: a .dll does call back.
-        await File.WriteAllBytesAsync(Path.Combine(_directory, "App.dll"), [1, 2, 3]);
+        await File.WriteAllBytesAsync(Path.Combine(_directory.Path, "App.dll"), [1, 2, 3]);
         await AdvanceUntilCalledBackAsync();
         Assert.Equal(1, Callbacks);
     }
@@ -135,32 +133,45 @@ public sealed class AppWatcherTests : IDisposable
         var watcher = CreateWatcher();
         watcher.Dispose();
 
-        await File.WriteAllBytesAsync(Path.Combine(_directory, "App.dll"), [1, 2, 3]);
+        await File.WriteAllBytesAsync(Path.Combine(_directory.Path, "App.dll"), [1, 2, 3]);
         await Task.Delay(NegativeAssertionDelay);
         _time.Advance(TimeSpan.FromSeconds(5));
 
         Assert.Equal(0, Callbacks);
     }
 
-    private AppWatcher CreateWatcher() => new(_directory, _time, () => Interlocked.Increment(ref _callbacks));
+    private AppWatcher CreateWatcher() => new(_directory.Path, _time, () =>
+    {
+        Interlocked.Increment(ref _callbacks);
+        _calledBack.TrySetResult();
+    });
 
     /// <summary>
-    /// Advances the fake clock a quiet period at a time until the callback has run, giving the watcher's thread a
-    /// moment between steps to deliver events still in flight; fails after <see cref="EventTimeout"/>.
+    /// Advances the fake clock a quiet period, then waits for a signal: the callback ran, or the watcher armed its
+    /// timer again (an event the FileSystemWatcher delivers on its own thread, still in flight when the clock moved),
+    /// in which case the clock moves on again. A loop because how many events the OS raises for one write is not
+    /// known; each turn waits on a signal, none polls. Fails after <see cref="EventTimeout"/> without either.
     /// </summary>
     private async Task AdvanceUntilCalledBackAsync()
     {
-        var elapsed = Stopwatch.StartNew();
-        while (Callbacks == 0)
+        while (true)
         {
-            Assert.True(elapsed.Elapsed < EventTimeout, $"The callback did not run within {EventTimeout}.");
+            var armed = _time.NextArmAsync(EventTimeout);
             _time.Advance(AppWatcher.QuietPeriod);
-            if (Callbacks > 0)
+            await Task.WhenAny(_calledBack.Task, armed);
+            if (_calledBack.Task.IsCompleted)
             {
-                break;
+                return;
             }
 
-            await Task.Delay(PollInterval);
+            try
+            {
+                await armed;
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"The callback did not run within {EventTimeout}, and the watcher armed no timer.", e);
+            }
         }
     }
 }

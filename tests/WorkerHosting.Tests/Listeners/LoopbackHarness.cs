@@ -81,6 +81,11 @@ internal sealed class LoopbackHarness : IDisposable
     }
 
     /// <summary>Waits, polling, until <paramref name="condition"/> holds; fails the test after <see cref="Timeout"/>.</summary>
+    /// <remarks>
+    /// Polls because no signal exists: the conditions are the listeners' queue lengths, and a
+    /// <see cref="WorkerConnectionListener"/> tells no one when the shared listener queues a connection (AcceptAsync
+    /// would, but it takes the connection off the queue these tests count).
+    /// </remarks>
     public static async Task WaitUntilAsync(Func<bool> condition, string description)
     {
         var stopwatch = Stopwatch.StartNew();

@@ -84,7 +84,9 @@ public class UnloadVerifierTests
         var first = verifier.VerifyAsync([new UnloadingWorker(0, 1, UnloadedContext(), 0)]);
         var others = new List<Task<bool>>();
 
-        // Another worker exits 10 ms before every delay the verifier waits on runs out, so it is never quiet.
+        // Another worker exits 10 ms before every delay the verifier waits on runs out, so it is never quiet. A loop
+        // because the number of delays is what is under test; each turn waits for the verifier to arm its next delay
+        // (a signal), none polls.
         while (!first.IsCompleted && _time.GetUtcNow() - started < 3 * UnloadVerifier.MaxBatchDelay)
         {
             var due = await _time.NextArmedAsync(Timeout);
@@ -218,6 +220,8 @@ public class UnloadVerifierTests
     /// <summary>Advances the fake clock past every delay the verifier arms until <paramref name="task"/> ends.</summary>
     private async Task<int> RunClockUntilAsync(Task task)
     {
+        // A loop because how many delays the verifier arms depends on what the GC collects; each turn waits for a
+        // signal (the verifier armed its next delay, or finished), none polls.
         var delays = 0;
         while (!task.IsCompleted)
         {
