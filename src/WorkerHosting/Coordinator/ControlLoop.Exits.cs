@@ -74,7 +74,14 @@ internal sealed partial class ControlLoop
             worker.Slot.Current = null;
         }
 
-        Log.WorkerDidNotExit(_lifetimeLogger, worker.Handle.Slot, worker.Handle.Generation, _timeProvider.GetElapsedTime(worker.StopStartedAt));
+        var waited = _timeProvider.GetElapsedTime(worker.StopStartedAt);
+        Log.WorkerDidNotExit(_lifetimeLogger, worker.Handle.Slot, worker.Handle.Generation, waited);
+        if (worker.Handle.GiveUp(waited) is { } kept)
+        {
+            // Counted and listed with the leaked workers (GetLeakedWorkers, Workers:MaxLeakedWorkers).
+            Track(_unloadVerifier.VerifyAsync([kept]));
+        }
+
         worker.MarkGone();
         CompleteStopIfDone();
     }

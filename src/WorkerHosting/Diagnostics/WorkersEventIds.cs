@@ -32,6 +32,7 @@ internal static class WorkersEventIds
     public const int WorkerUnloadedLate = 111;
     public const int LeakedWorkersLimitExceeded = 112;
     public const int WorkerExitedAfterGivenUp = 113;
+    public const int WorkerKept = 114;
 
     // 200-299: listeners
     public const int EndpointBound = 200;

@@ -54,4 +54,10 @@ internal interface IWorkerHandle
     /// or null if there is nothing to verify.
     /// </summary>
     UnloadingWorker? Unload();
+
+    /// <summary>
+    /// The worker did not exit within <paramref name="waited"/> of being asked to stop and is given up: it is not unloaded
+    /// (its code still runs). Returns what to report it as kept in memory with, or null.
+    /// </summary>
+    UnloadingWorker? GiveUp(TimeSpan waited);
 }

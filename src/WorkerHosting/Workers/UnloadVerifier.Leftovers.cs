@@ -12,7 +12,7 @@ internal sealed partial class UnloadVerifier
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReleaseRegistrations(List<Request> batch)
     {
-        foreach (var (slot, generation, context, _, _) in batch.SelectMany(r => r.Contexts))
+        foreach (var (slot, generation, context, _, _, _) in batch.SelectMany(r => r.Contexts))
         {
             if (context.Target is AssemblyLoadContext loadContext)
             {
@@ -33,7 +33,7 @@ internal sealed partial class UnloadVerifier
     private bool ReleaseTimersReaching(List<Request> batch)
     {
         var any = false;
-        foreach (var (slot, generation, context, _, _) in batch.SelectMany(r => r.Contexts))
+        foreach (var (slot, generation, context, _, _, _) in batch.SelectMany(r => r.Contexts))
         {
             if (context.Target is AssemblyLoadContext loadContext)
             {

@@ -16,6 +16,11 @@ internal sealed partial class UnloadVerifier
             EventName = "WorkerUnloadLeaked")]
         public static partial void WorkerUnloadLeaked(ILogger logger, int workerSlot, int generation, double estimatedMegabytes, string heldBy);
 
+        [LoggerMessage(WorkersEventIds.WorkerKept, LogLevel.Warning,
+            "Worker {WorkerSlot} (generation {Generation}) is not unloaded and stays in memory, at least {EstimatedMegabytes:F1} MB: {KeptBecause}.",
+            EventName = "WorkerKept")]
+        public static partial void WorkerKept(ILogger logger, int workerSlot, int generation, double estimatedMegabytes, string keptBecause);
+
         [LoggerMessage(WorkersEventIds.WorkerUnloadedLate, LogLevel.Information,
             "Worker {WorkerSlot} (generation {Generation}) was unloaded {Elapsed} after it was found alive.", EventName = "WorkerUnloadedLate")]
         public static partial void WorkerUnloadedLate(ILogger logger, int workerSlot, int generation, TimeSpan elapsed);

@@ -54,10 +54,14 @@ internal sealed partial class UnloadVerifier(
     /// </summary>
     public Task<bool> VerifyAsync(IReadOnlyList<UnloadingWorker> unloading)
     {
-        foreach (var kept in unloading.Where(w => w.KeptFor is not null))
+        foreach (var kept in unloading.Where(w => w.KeptBecause is not null))
         {
-            var heldBy = $"WorkerHosting keeps it in memory because it loaded {kept.KeptFor}: unloading such workers crashed the process on .NET 10.0.12 (see the Unloading section of WorkerHosting's README). Replace the process from time to time to reclaim them";
-            Log.WorkerUnloadLeaked(logger, kept.Slot, kept.Generation, kept.LoadedBytes / 1_048_576.0, heldBy);
+            var heldBy = kept.KeptBecause!;
+            if (!kept.AlreadyReported)
+            {
+                Log.WorkerKept(logger, kept.Slot, kept.Generation, kept.LoadedBytes / 1_048_576.0, heldBy);
+            }
+
             lock (_lock)
             {
                 _leaked.Add(new Leak(kept, kept.LoadedBytes, timeProvider.GetTimestamp(),
@@ -72,8 +76,8 @@ internal sealed partial class UnloadVerifier(
             }
         }
 
-        var keptAny = unloading.Any(w => w.KeptFor is not null);
-        unloading = [.. unloading.Where(w => w.KeptFor is null)];
+        var keptAny = unloading.Any(w => w.KeptBecause is not null);
+        unloading = [.. unloading.Where(w => w.KeptBecause is null)];
         if (unloading.Count == 0)
         {
             CheckLeakLimit();

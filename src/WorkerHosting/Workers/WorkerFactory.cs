@@ -15,7 +15,6 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
     private readonly SharedEndpoints _endpoints;
     private readonly Func<IWorkerPool> _pool;
     private readonly ILoggerFactory _loggerFactory;
-    private readonly ILogger _logger;
     private readonly ILogger _lifetimeLogger;
     private readonly TimeProvider _timeProvider;
     private readonly Lazy<SharedAssemblies> _sharedAssemblies = new(SharedAssemblies.Create);
@@ -33,7 +32,6 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
         _endpoints = endpoints;
         _pool = pool;
         _loggerFactory = loggerFactory;
-        _logger = loggerFactory.CreateLogger<WorkerRuntime>();
         _lifetimeLogger = loggerFactory.CreateLogger(WorkersLogCategories.Lifetime);
         _timeProvider = timeProvider;
         _connectionFactory = new(() => transport.CreateConnectionFactory(_loggerFactory));
@@ -41,7 +39,7 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
 
     public IWorkerHandle Create(int slot, int generation, WorkersOptions options, Action<IWorkerHandle> onRequestLimitReached)
     {
-        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _logger, _timeProvider, _pool());
+        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _lifetimeLogger, _timeProvider, _pool());
         var worker = new WorkerInstance(runtime, _application, _sharedAssemblies.Value, _lifetimeLogger, _timeProvider);
         if (options.MaxRequests > 0)
         {

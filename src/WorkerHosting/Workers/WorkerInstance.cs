@@ -134,7 +134,21 @@ internal sealed partial class WorkerInstance : IWorkerHandle
             }
         }
 
-        return new UnloadingWorker(Slot, Generation, _loadContextReference, loadContext.LoadedBytes, unsafeAssembly);
+        return new UnloadingWorker(Slot, Generation, _loadContextReference, loadContext.LoadedBytes, unsafeAssembly is null ? null :
+            $"WorkerHosting keeps it in memory because it loaded {unsafeAssembly}: unloading such workers crashed the process on .NET 10.0.12 (see the Unloading section of WorkerHosting's README). Replace the process from time to time to reclaim them");
+    }
+
+    public UnloadingWorker? GiveUp(TimeSpan waited)
+    {
+        var loadContext = Volatile.Read(ref _loadContext);
+        if (loadContext is null || _loadContextReference is null)
+        {
+            return null;
+        }
+
+        // Not unloaded: its code still runs. If it exits later, Unload() runs then.
+        return new UnloadingWorker(Slot, Generation, _loadContextReference, loadContext.LoadedBytes,
+            $"it did not exit within {waited} of being asked to stop (app code that ignores its cancellation token or blocks): a thread cannot be stopped in-process, so its code keeps running. Find the code that does not stop (dotnet-dump analyze, clrstack -all), or replace the process to reclaim it", AlreadyReported: true);
     }
 
     /// <summary>

@@ -408,6 +408,8 @@ public sealed class WorkerPoolTests
         Assert.Equal(1, pool.Log.Count(WorkersEventIds.WorkerDidNotExit));
         Assert.True(workers[1].Unloaded);
         Assert.False(workers[0].Unloaded);
+        Assert.True(workers[0].GivenUp);
+        Assert.False(workers[1].GivenUp);
         pool.Pool.Dispose();
     }
 }

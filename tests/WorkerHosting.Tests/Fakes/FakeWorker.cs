@@ -83,6 +83,15 @@ internal sealed class FakeWorker(int slot, int generation, WorkersOptions option
         return null;
     }
 
+    public UnloadingWorker? GiveUp(TimeSpan waited)
+    {
+        GivenUp = true;
+        return null;
+    }
+
+    /// <summary>Whether the pool gave up on it (it did not exit in time).</summary>
+    public bool GivenUp { get; private set; }
+
     public void BecomeReady() => _ready.TrySetResult();
 
     /// <summary>Fails before it is ready: its app threw at start.</summary>

@@ -190,7 +190,7 @@ public class UnloadVerifierTests
         var verifier = NewVerifier();
         var context = new AssemblyLoadContext("kept", isCollectible: true);
 
-        var verified = verifier.VerifyAsync([new UnloadingWorker(1, 2, new WeakReference(context), 1_048_576, "Microsoft.EntityFrameworkCore")]);
+        var verified = verifier.VerifyAsync([new UnloadingWorker(1, 2, new WeakReference(context), 1_048_576, "WorkerHosting keeps it in memory because it loaded Microsoft.EntityFrameworkCore")]);
 
         Assert.True(verified.IsCompletedSuccessfully);
         Assert.False(await verified);
@@ -199,7 +199,22 @@ public class UnloadVerifierTests
         Assert.Equal((1, 2), (leaked.Slot, leaked.Generation));
         Assert.StartsWith("WorkerHosting keeps it in memory because it loaded Microsoft.EntityFrameworkCore", leaked.HeldBy, StringComparison.Ordinal);
         var warning = Assert.Single(_log.Entries);
-        Assert.Equal(WorkersEventIds.WorkerUnloadLeaked, warning.EventId.Id);
+        Assert.Equal(WorkersEventIds.WorkerKept, warning.EventId.Id);
+        Assert.StartsWith("Worker 1 (generation 2) is not unloaded and stays in memory, at least 1.0 MB: WorkerHosting keeps it", warning.Message, StringComparison.Ordinal);
+        GC.KeepAlive(context);
+    }
+
+    [Fact]
+    public async Task VerifyAsync_AWorkerGivenUpAndAlreadyReported_IsListedAsLeakedWithoutAnotherLog()
+    {
+        var verifier = NewVerifier();
+        var context = new AssemblyLoadContext("given up", isCollectible: true);
+
+        var verified = verifier.VerifyAsync([new UnloadingWorker(0, 3, new WeakReference(context), 2_048, "it did not exit", AlreadyReported: true)]);
+
+        Assert.False(await verified);
+        Assert.Equal("it did not exit", Assert.Single(verifier.GetLeakedWorkers()).HeldBy);
+        Assert.Empty(_log.Entries);
         GC.KeepAlive(context);
     }
 
