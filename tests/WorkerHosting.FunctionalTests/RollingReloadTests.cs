@@ -32,6 +32,8 @@ public sealed class RollingReloadTests
             }
         }
 
+        // A reload ends when its new workers serve; the old ones finish draining after it.
+        await app.WaitForOutputCountAsync(@"Worker [01] \(generation [12]\) stopped in", 4);
         using var client = Http.NewConnectionPerRequest(address);
         var workers = await client.GetJsonAsync<WorkerSnapshot[]>("/workers");
         Assert.Equal([(0, 3), (1, 3)], workers.Select(w => (w.Slot, w.Generation)));
