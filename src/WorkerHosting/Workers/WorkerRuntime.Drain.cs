@@ -18,6 +18,7 @@ internal sealed partial class WorkerRuntime
     /// <summary>The longest the drain asks clients to leave before the worker's server stops.</summary>
     internal static readonly TimeSpan DrainWindow = TimeSpan.FromSeconds(10);
 
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _draining;
 
     /// <summary>Whether the worker is draining: every connection is asked to close (see <see cref="DrainConnectionsAsync"/>).</summary>
@@ -46,7 +47,20 @@ internal sealed partial class WorkerRuntime
                 break;
             }
 
-            await Task.Delay(remaining < DrainSweepInterval ? remaining : DrainSweepInterval, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            // The next sweep, or at once when the last connection closes.
+            using var sweep = new CancellationTokenSource();
+            var delay = Task.Delay(remaining < DrainSweepInterval ? remaining : DrainSweepInterval, _timeProvider, sweep.Token);
+            await Task.WhenAny(delay, _drained.Task).ConfigureAwait(false);
+            await sweep.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A connection of a draining worker closed: the drain ends when it was the last.</summary>
+    private void OnDrainingConnectionClosed()
+    {
+        if (Draining && _connections.IsEmpty)
+        {
+            _drained.TrySetResult();
         }
     }
 }

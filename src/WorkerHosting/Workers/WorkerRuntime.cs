@@ -288,6 +288,7 @@ internal sealed partial class WorkerRuntime
         if (_connections.TryRemove(tracker, out _))
         {
             Interlocked.Decrement(ref _openConnections);
+            OnDrainingConnectionClosed();
         }
     }
 
