@@ -22,6 +22,17 @@ internal sealed partial class ControlLoop
         var handle = worker.Handle;
         var exception = handle.Exited.Result;
         var planned = exited.Planned;
+        if (worker.StopStartedAt != 0)
+        {
+            _metrics.WorkerDrained(_timeProvider.GetElapsedTime(worker.StopStartedAt));
+        }
+
+        if (tracked)
+        {
+            // One given up was counted then.
+            _metrics.WorkerExited(ExitReason(worker));
+        }
+
         if (planned)
         {
             Log.WorkerStopped(_lifetimeLogger, handle.Slot, handle.Generation, _timeProvider.GetElapsedTime(worker.StopStartedAt).TotalMilliseconds, handle.RequestsServed);
@@ -76,6 +87,7 @@ internal sealed partial class ControlLoop
 
         var waited = _timeProvider.GetElapsedTime(worker.StopStartedAt);
         Log.WorkerDidNotExit(_lifetimeLogger, worker.Handle.Slot, worker.Handle.Generation, waited);
+        _metrics.WorkerExited(ExitReason(worker));
         if (worker.Handle.GiveUp(waited) is { } kept)
         {
             // Counted and listed with the leaked workers (GetLeakedWorkers, Workers:MaxLeakedWorkers).
@@ -95,11 +107,14 @@ internal sealed partial class ControlLoop
         Log.WorkersDraining(_lifetimeLogger, workers.Length, command.GracefulTimeout);
         foreach (var worker in workers)
         {
-            _stopper.Stop(worker, redirectConnections: false, command.GracefulTimeout);
+            _stopper.Stop(worker, WorkerExitReason.Stop, redirectConnections: false, command.GracefulTimeout);
         }
 
         CompleteStopIfDone();
     }
+
+    /// <summary>Why the worker was stopped; one that ended unasked failed.</summary>
+    private static WorkerExitReason ExitReason(WorkerEntry worker) => worker.StopStartedAt != 0 ? worker.StopReason : WorkerExitReason.Failure;
 
     private void CompleteStopIfDone()
     {

@@ -25,6 +25,7 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
     private readonly WorkerBooter _booter;
     private readonly UnloadVerifier _unloadVerifier;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly WorkersMetrics _metrics;
     private readonly ILogger _logger;
     private readonly ILogger _lifetimeLogger;
     private readonly TimeProvider _timeProvider;
@@ -43,16 +44,19 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
     private bool _ended;
     private Task? _completion;
 
-    public ControlLoop(WorkersOptions options, IWorkerFactory factory, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    public ControlLoop(
+        WorkersOptions options, IWorkerFactory factory, IHostApplicationLifetime lifetime, WorkersMetrics metrics, ILoggerFactory loggerFactory, TimeProvider timeProvider)
     {
         _options = options;
+        _metrics = metrics;
         _lifetime = lifetime;
         _logger = loggerFactory.CreateLogger<ControlLoop>();
         _lifetimeLogger = loggerFactory.CreateLogger(WorkersLogCategories.Lifetime);
         _timeProvider = timeProvider;
         _stopper = new WorkerStopper(timeProvider, this);
-        _booter = new WorkerBooter(_set, factory, _stopper, this, _lifetimeLogger, timeProvider);
+        _booter = new WorkerBooter(_set, factory, _stopper, this, metrics, _lifetimeLogger, timeProvider);
         _unloadVerifier = new UnloadVerifier(_lifetimeLogger, loggerFactory.CreateLogger<UnloadVerifier>(), timeProvider, () => Options.MaxLeakedWorkers, () => Options.ReleaseLeftovers);
+        metrics.Observe(_set, _unloadVerifier);
         (_restartPipeline, _crashLoop) = BuildRestart(options.Restart);
     }
 
@@ -216,7 +220,7 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
             return;
         }
 
-        var completion = await RollingReload.RunAsync(_set, _booter, Options, _lifetimeLogger, _timeProvider, _stopping.Token).ConfigureAwait(false);
+        var completion = await RollingReload.RunAsync(_set, _booter, Options, _metrics, _lifetimeLogger, _timeProvider, _stopping.Token).ConfigureAwait(false);
         Track(ForwardAsync(completion, command.Reply));
     }
 

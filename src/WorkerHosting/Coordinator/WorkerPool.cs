@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using WorkerHosting.Configuration;
+using WorkerHosting.Diagnostics;
 using WorkerHosting.Workers;
 
 namespace WorkerHosting.Coordinator;
@@ -13,8 +14,9 @@ internal sealed class WorkerPool : IWorkerPool, IDisposable
 {
     private readonly ControlLoop _loop;
 
-    public WorkerPool(WorkersOptions options, IWorkerFactory factory, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory, TimeProvider timeProvider)
-        => _loop = new ControlLoop(options, factory, lifetime, loggerFactory, timeProvider);
+    public WorkerPool(
+        WorkersOptions options, IWorkerFactory factory, IHostApplicationLifetime lifetime, WorkersMetrics metrics, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+        => _loop = new ControlLoop(options, factory, lifetime, metrics, loggerFactory, timeProvider);
 
     /// <summary>The control loop (for tests).</summary>
     internal ControlLoop Loop => _loop;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Reflection;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -11,6 +12,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WorkerHosting.Configuration;
 using WorkerHosting.Coordinator;
+using WorkerHosting.Diagnostics;
 using WorkerHosting.Listeners;
 using WorkerHosting.Workers;
 
@@ -130,17 +132,24 @@ internal static class WorkersSetup
         services.TryAddSingleton<SocketTransportSettings>();
         services.TryAddSingleton<SharedEndpoints>();
         services.TryAddSingleton(sp => new CoordinatorMode(sp, services));
+
+        // The WorkerHosting meter (dotnet-counters, OpenTelemetry); IMeterFactory is part of the default host, added here
+        // for hosts built without it.
+        services.AddMetrics();
+        services.TryAddSingleton(sp => new WorkersMetrics(sp.GetRequiredService<IMeterFactory>()));
         services.TryAddSingleton(sp => new WorkerFactory(
             sp.GetRequiredService<WorkerApplication>(),
             sp.GetRequiredService<SharedEndpoints>(),
             sp.GetRequiredService<SocketTransportSettings>(),
             () => sp.GetRequiredService<IWorkerPool>(),
+            sp.GetRequiredService<WorkersMetrics>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new WorkerPool(
             sp.GetRequiredService<IOptions<WorkersOptions>>().Value,
             sp.GetRequiredService<WorkerFactory>(),
             sp.GetRequiredService<IHostApplicationLifetime>(),
+            sp.GetRequiredService<WorkersMetrics>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IWorkerPool>(sp => sp.GetRequiredService<WorkerPool>());

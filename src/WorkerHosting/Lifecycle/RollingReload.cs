@@ -14,7 +14,7 @@ internal static partial class RollingReload
     /// that completes, with the outcome, when the replaced workers have ended (or been given up) as well.
     /// </summary>
     public static async Task<Task<WorkerReloadResult>> RunAsync(
-        WorkerSet set, WorkerBooter booter, WorkersOptions options, ILogger lifetimeLogger, TimeProvider timeProvider, CancellationToken cancellationToken)
+        WorkerSet set, WorkerBooter booter, WorkersOptions options, WorkersMetrics metrics, ILogger lifetimeLogger, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var started = timeProvider.GetTimestamp();
         var slots = set.Slots;
@@ -30,7 +30,7 @@ internal static partial class RollingReload
                     continue;
                 }
 
-                var old = await booter.ReplaceAsync(slot, options, cancellationToken).ConfigureAwait(false);
+                var old = await booter.ReplaceAsync(slot, WorkerExitReason.Reload, options, cancellationToken).ConfigureAwait(false);
                 if (old is not null)
                 {
                     ended.Add(old.Gone);
@@ -41,17 +41,21 @@ internal static partial class RollingReload
         }
         catch (WorkerFailedException e)
         {
+            metrics.ReloadEnded(timeProvider.GetElapsedTime(started), "failed");
             Log.ReloadFailed(lifetimeLogger, replaced, e.Message, e.InnerException);
             return Task.FromResult(Failed(replaced, e.Message));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            metrics.ReloadEnded(timeProvider.GetElapsedTime(started), "cancelled");
             Log.ReloadFailed(lifetimeLogger, replaced, "the workers are stopping", null);
             return Task.FromResult(Failed(replaced, "The reload was cancelled: the workers are stopping."));
         }
 
         // Every slot serves its new worker: the next operation may begin while the old ones drain.
-        Log.ReloadCompleted(lifetimeLogger, replaced, timeProvider.GetElapsedTime(started).TotalMilliseconds);
+        var elapsed = timeProvider.GetElapsedTime(started);
+        metrics.ReloadEnded(elapsed, "succeeded");
+        Log.ReloadCompleted(lifetimeLogger, replaced, elapsed.TotalMilliseconds);
         return CompleteAsync(Task.WhenAll(ended), replaced);
     }
 

@@ -7,7 +7,7 @@ namespace WorkerHosting.Lifecycle;
 /// Boots workers: a new generation in a slot, ready (and taking connections) or failed within the startup timeout.
 /// </summary>
 internal sealed partial class WorkerBooter(
-    WorkerSet set, Workers.IWorkerFactory factory, WorkerStopper stopper, ILifecycleEvents events, ILogger lifetimeLogger, TimeProvider timeProvider)
+    WorkerSet set, Workers.IWorkerFactory factory, WorkerStopper stopper, ILifecycleEvents events, WorkersMetrics metrics, ILogger lifetimeLogger, TimeProvider timeProvider)
 {
     /// <summary>
     /// Starts a new worker for the slot and waits until it is ready, then lets it take connections. It does not become the
@@ -24,6 +24,7 @@ internal sealed partial class WorkerBooter(
 
         var started = timeProvider.GetTimestamp();
         Exception? failure = null;
+        string? errorType = null;
         try
         {
             handle.Start();
@@ -31,11 +32,13 @@ internal sealed partial class WorkerBooter(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            stopper.Stop(worker, redirectConnections: true, options.GracefulTimeout);
+            // Abandoned (the pool stops, or the slot's restart was cancelled): not a start that ended, so not measured.
+            stopper.Stop(worker, WorkerExitReason.Stop, redirectConnections: true, options.GracefulTimeout);
             throw;
         }
         catch (TimeoutException) when (!handle.Ready.IsCompleted)
         {
+            errorType = "timeout";
             failure = new TimeoutException(
                 $"Worker {slot.Index} (generation {generation}) was not ready within the startup timeout ({options.StartupTimeout}). Raise Workers:StartupTimeout if the app needs longer to start.");
         }
@@ -46,7 +49,8 @@ internal sealed partial class WorkerBooter(
 
         if (failure is not null)
         {
-            stopper.Stop(worker, redirectConnections: true, options.GracefulTimeout);
+            metrics.WorkerStarted(timeProvider.GetElapsedTime(started), errorType ?? failure.GetType().FullName);
+            stopper.Stop(worker, WorkerExitReason.Failure, redirectConnections: true, options.GracefulTimeout);
             var exception = new WorkerFailedException(slot.Index, generation, started: false,
                 $"Worker {slot.Index} (generation {generation}) failed to start: {failure.Message}", failure);
             events.OnFailed(exception);
@@ -56,22 +60,24 @@ internal sealed partial class WorkerBooter(
         worker.State = WorkerState.Ready;
         worker.Served = true;
         handle.Activate();
-        Log.WorkerReady(lifetimeLogger, slot.Index, generation, timeProvider.GetElapsedTime(started).TotalMilliseconds);
+        var elapsed = timeProvider.GetElapsedTime(started);
+        metrics.WorkerStarted(elapsed, errorType: null);
+        Log.WorkerReady(lifetimeLogger, slot.Index, generation, elapsed.TotalMilliseconds);
         return worker;
     }
 
     /// <summary>
     /// Replaces the slot's worker: the new one is booted and ready (and taking connections) before the old one is stopped.
-    /// Returns the old worker, if there was one.
+    /// Returns the old worker, if there was one, stopped for <paramref name="reason"/>.
     /// </summary>
-    public async Task<WorkerEntry?> ReplaceAsync(WorkerSlot slot, WorkersOptions options, CancellationToken cancellationToken)
+    public async Task<WorkerEntry?> ReplaceAsync(WorkerSlot slot, WorkerExitReason reason, WorkersOptions options, CancellationToken cancellationToken)
     {
         var fresh = await BootAsync(slot, options, cancellationToken).ConfigureAwait(false);
         var old = slot.Current;
         slot.Current = fresh;
         if (old is not null)
         {
-            stopper.Stop(old, redirectConnections: true, options.GracefulTimeout);
+            stopper.Stop(old, reason, redirectConnections: true, options.GracefulTimeout);
         }
 
         return old;

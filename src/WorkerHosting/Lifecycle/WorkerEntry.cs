@@ -25,6 +25,9 @@ internal sealed class WorkerEntry(IWorkerHandle handle, WorkerSlot slot)
     /// <summary>When the worker was asked to stop (a timestamp of the loop's time provider); 0 before.</summary>
     public long StopStartedAt { get; set; }
 
+    /// <summary>Why it was asked to stop (set with <see cref="StopStartedAt"/>); a worker that ends unasked failed.</summary>
+    public WorkerExitReason StopReason { get; set; }
+
     /// <summary>Fires when a stopped worker has had its graceful timeout and margin to exit.</summary>
     public ITimer? ExitDeadline { get; set; }
 

@@ -19,7 +19,7 @@ internal static partial class WorkerRecycler
         Log.Recycling(lifetimeLogger, handle.Slot, handle.Generation, handle.RequestLimit);
         try
         {
-            await booter.ReplaceAsync(slot, options, cancellationToken).ConfigureAwait(false);
+            await booter.ReplaceAsync(slot, WorkerExitReason.Recycle, options, cancellationToken).ConfigureAwait(false);
         }
         catch (WorkerFailedException e)
         {

@@ -38,7 +38,7 @@ internal static partial class WorkerScaler
             if (slot.Current is { } worker)
             {
                 slot.Current = null;
-                stopper.Stop(worker, redirectConnections: true, options.GracefulTimeout);
+                stopper.Stop(worker, WorkerExitReason.Scale, redirectConnections: true, options.GracefulTimeout);
                 ended.Add(worker.Gone);
             }
         }

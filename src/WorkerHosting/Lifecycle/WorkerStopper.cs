@@ -8,8 +8,8 @@ namespace WorkerHosting.Lifecycle;
 /// </summary>
 internal sealed class WorkerStopper(TimeProvider timeProvider, ILifecycleEvents events)
 {
-    /// <summary>Stops the worker, once; later calls for the same worker do nothing.</summary>
-    public void Stop(WorkerEntry worker, bool redirectConnections, TimeSpan gracefulTimeout)
+    /// <summary>Stops the worker, once, for <paramref name="reason"/>; later calls for the same worker do nothing.</summary>
+    public void Stop(WorkerEntry worker, WorkerExitReason reason, bool redirectConnections, TimeSpan gracefulTimeout)
     {
         if (worker.StopStartedAt != 0)
         {
@@ -17,6 +17,7 @@ internal sealed class WorkerStopper(TimeProvider timeProvider, ILifecycleEvents 
         }
 
         worker.State = WorkerState.Draining;
+        worker.StopReason = reason;
         worker.StopStartedAt = Math.Max(1, timeProvider.GetTimestamp());
         worker.ExitDeadline = timeProvider.CreateTimer(
             static state =>

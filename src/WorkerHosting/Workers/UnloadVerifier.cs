@@ -48,6 +48,10 @@ internal sealed partial class UnloadVerifier(
     private bool _running;
     private bool _overLimit;
     private long _liveHeap = -1;
+    private int _pendingCount;
+
+    /// <summary>Gets the number of load contexts whose unload is being verified (not yet collected, nor reported leaked).</summary>
+    public int PendingCount => Volatile.Read(ref _pendingCount);
 
     /// <summary>
     /// Verifies the given load contexts (with the next batch) and completes with whether all of them were collected.
@@ -88,6 +92,7 @@ internal sealed partial class UnloadVerifier(
         bool start;
         lock (_lock)
         {
+            Interlocked.Add(ref _pendingCount, unloading.Count);
             _pending.Add(request);
             _lastArrival = timeProvider.GetTimestamp();
             start = !_running;
@@ -123,7 +128,9 @@ internal sealed partial class UnloadVerifier(
                 var heldPerWorker = alive > 0 && heapGrowth > 0 ? heapGrowth / alive : 0;
                 foreach (var request in batch)
                 {
-                    request.Verified.TrySetResult(Report(request.Contexts, heldPerWorker));
+                    var verified = Report(request.Contexts, heldPerWorker);
+                    Interlocked.Add(ref _pendingCount, -request.Contexts.Count);
+                    request.Verified.TrySetResult(verified);
                 }
 
                 CheckLeakLimit();
@@ -132,6 +139,7 @@ internal sealed partial class UnloadVerifier(
             {
                 foreach (var request in batch)
                 {
+                    Interlocked.Add(ref _pendingCount, -request.Contexts.Count);
                     request.Verified.TrySetException(e);
                 }
             }

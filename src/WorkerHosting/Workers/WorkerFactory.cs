@@ -17,6 +17,7 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _lifetimeLogger;
     private readonly TimeProvider _timeProvider;
+    private readonly WorkersMetrics _metrics;
     private readonly Lazy<SharedAssemblies> _sharedAssemblies = new(SharedAssemblies.Create);
     private readonly Lazy<SocketConnectionContextFactory> _connectionFactory;
 
@@ -25,9 +26,11 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
         SharedEndpoints endpoints,
         SocketTransportSettings transport,
         Func<IWorkerPool> pool,
+        WorkersMetrics metrics,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider)
     {
+        _metrics = metrics;
         _application = application;
         _endpoints = endpoints;
         _pool = pool;
@@ -39,7 +42,7 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
 
     public IWorkerHandle Create(int slot, int generation, WorkersOptions options, Action<IWorkerHandle> onRequestLimitReached)
     {
-        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _lifetimeLogger, _timeProvider, _pool());
+        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _lifetimeLogger, _timeProvider, _pool(), _metrics);
         var worker = new WorkerInstance(runtime, _application, _sharedAssemblies.Value, _lifetimeLogger, _timeProvider);
         if (options.MaxRequests > 0)
         {

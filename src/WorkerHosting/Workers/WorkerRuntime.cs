@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
+using WorkerHosting.Diagnostics;
 using WorkerHosting.Listeners;
 
 namespace WorkerHosting.Workers;
@@ -19,6 +20,7 @@ internal sealed partial class WorkerRuntime
     private readonly Lock _listenersLock = new();
     private readonly List<WorkerConnectionListener> _listeners = [];
     private readonly TimeProvider _timeProvider;
+    private readonly WorkersMetrics _metrics;
 
     private Action<TimeSpan>? _stopApplication;
     private Action? _afterEntryPoint;
@@ -43,8 +45,10 @@ internal sealed partial class WorkerRuntime
         SocketConnectionContextFactory connectionFactory,
         ILogger logger,
         TimeProvider timeProvider,
-        IWorkerPool pool)
+        IWorkerPool pool,
+        WorkersMetrics metrics)
     {
+        _metrics = metrics;
         Slot = slot;
         Generation = generation;
         Args = args;
@@ -181,6 +185,7 @@ internal sealed partial class WorkerRuntime
         if (requests > 0 || connections > 0)
         {
             Log.DrainTimedOut(Logger, Slot, Generation, _stopGracefulTimeout, requests, connections);
+            _metrics.RequestsAborted(requests);
         }
     }
 

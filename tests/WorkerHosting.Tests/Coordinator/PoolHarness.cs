@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using WorkerHosting.Coordinator;
+using WorkerHosting.Diagnostics;
 using WorkerHosting.Tests.Fakes;
 
 namespace WorkerHosting.Tests.Coordinator;
@@ -8,6 +11,8 @@ internal sealed class PoolHarness : IAsyncDisposable
 {
     public static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(30);
 
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
     public PoolHarness(Action<WorkersOptions>? configure = null)
     {
         Options = new WorkersOptions { Count = 2, GracefulTimeout = TimeSpan.FromSeconds(2), StartupTimeout = TimeSpan.FromSeconds(10) };
@@ -15,8 +20,14 @@ internal sealed class PoolHarness : IAsyncDisposable
         Options.Restart.Delay = TimeSpan.FromMilliseconds(500);
         Options.Restart.ResetAfter = TimeSpan.FromSeconds(30);
         configure?.Invoke(Options);
-        Pool = new WorkerPool(Options, Factory, Lifetime, Logs, Time);
+        Metrics = new WorkersMetrics(MeterFactory);
+        Pool = new WorkerPool(Options, Factory, Lifetime, Metrics, Logs, Time);
     }
+
+    /// <summary>The harness's own meter factory: a <c>MetricCollector</c> given it sees only this pool's instruments.</summary>
+    public IMeterFactory MeterFactory => _services.GetRequiredService<IMeterFactory>();
+
+    public WorkersMetrics Metrics { get; }
 
     public FakeWorkerFactory Factory { get; } = new();
 
@@ -78,5 +89,6 @@ internal sealed class PoolHarness : IAsyncDisposable
 
         await Pool.StopAsync(TimeSpan.Zero, deadline.Token);
         Pool.Dispose();
+        await _services.DisposeAsync();
     }
 }

@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using WorkerHosting.Diagnostics;
 using WorkerHosting.Listeners;
 using WorkerHosting.Workers;
 
@@ -16,6 +19,10 @@ namespace WorkerHosting.Tests.Listeners;
 internal sealed class LoopbackHarness : IDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Instruments no test reads here: one meter for every runtime the harnesses make.</summary>
+    private static readonly WorkersMetrics _metrics =
+        new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
 
     private readonly List<Socket> _sockets = [];
     private readonly List<WorkerConnectionListener> _listeners = [];
@@ -36,7 +43,7 @@ internal sealed class LoopbackHarness : IDisposable
         => new(Options.Create(transport ?? new SocketTransportOptions()));
 
     public WorkerRuntime CreateRuntime(int slot = 0)
-        => new(slot, 1, [], TimeSpan.FromSeconds(30), Endpoints, ConnectionFactory, NullLogger.Instance, TimeProvider.System, new Fakes.FakeWorkerPool());
+        => new(slot, 1, [], TimeSpan.FromSeconds(30), Endpoints, ConnectionFactory, NullLogger.Instance, TimeProvider.System, new Fakes.FakeWorkerPool(), _metrics);
 
     public WorkerConnectionListener CreateListener(SharedListener shared, int slot = 0)
     {
