@@ -103,9 +103,6 @@ internal sealed partial class WorkerRuntime
 
     public int AwaitingFirstRequest => Volatile.Read(ref _awaitingFirstRequest);
 
-    /// <summary>Whether the coordinator has asked the worker's host to stop.</summary>
-    public bool StopRequested => Volatile.Read(ref _stopRequested) == 1;
-
     /// <summary>Makes this the ambient worker of the current flow (the worker's own thread).</summary>
     public void EnterOnCurrentThread() => _current.Value = this;
 
