@@ -349,6 +349,9 @@ public sealed class WorkerPoolTests
 
         // Served through its probation: the restart ends, so the next failure restarts at once.
         await pool.Log.WaitForAsync(WorkersEventIds.WorkerRestarted, 2);
+
+        // The restart arms its probation once the loop has answered its attempt: advance only after that.
+        await pool.Time.WaitForArmAsync(pool.Options.Restart.ResetAfter);
         pool.Time.Advance(pool.Options.Restart.ResetAfter);
         await pool.QuiesceAsync();
         third.Crash();
