@@ -22,6 +22,7 @@ namespace WorkerHosting.Tests.Workers;
 /// tests of this class run one after another (xunit runs a class's tests serially), which they need: every load of the
 /// library creates an EventSource of the same name, and the counters test enables every source of that name.
 /// </remarks>
+[Collection(ProcessWideStateTests.Name)]
 public class ProcessRegistrationsTests
 {
     /// <summary>Bounds the collections a context gets to be collected (unloading takes a few).</summary>

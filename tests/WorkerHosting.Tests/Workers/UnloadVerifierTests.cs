@@ -7,6 +7,7 @@ using WorkerHosting.Workers;
 
 namespace WorkerHosting.Tests.Workers;
 
+[Collection(ProcessWideStateTests.Name)]
 public class UnloadVerifierTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
