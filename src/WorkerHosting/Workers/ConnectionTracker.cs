@@ -38,7 +38,7 @@ internal sealed class ConnectionTracker
     }
 
     /// <summary>A request has begun on the connection. While the worker drains, the connection is asked to close.</summary>
-    public void OnRequest(bool http2, IConnectionLifetimeNotificationFeature? lifetime)
+    public void OnRequest(bool http2, Microsoft.AspNetCore.Http.Features.IFeatureCollection features)
     {
         Interlocked.Increment(ref _inFlight);
         Volatile.Write(ref _lastActivity, _timeProvider.GetTimestamp());
@@ -58,7 +58,8 @@ internal sealed class ConnectionTracker
             // HTTP/1.x: this response carries Connection: close (Kestrel's own error responses too) and no further
             // request is read; HTTP/2: GOAWAY, the streams under way finish. Safe now: a request means the connection
             // is past its preface.
-            RequestClose(lifetime);
+            // The feature is looked up only then: not on every request of a worker that serves.
+            RequestClose(features.Get<IConnectionLifetimeNotificationFeature>());
         }
     }
 

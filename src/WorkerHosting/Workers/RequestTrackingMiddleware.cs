@@ -17,7 +17,7 @@ internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRunt
             items.TryGetValue(ConnectionTracker.ItemKey, out var item))
         {
             tracker = (ConnectionTracker)item!;
-            tracker.OnRequest(HttpProtocol.IsHttp2(context.Request.Protocol), context.Features.Get<IConnectionLifetimeNotificationFeature>());
+            tracker.OnRequest(HttpProtocol.IsHttp2(context.Request.Protocol), context.Features);
         }
 
         runtime.OnRequestStarted();
