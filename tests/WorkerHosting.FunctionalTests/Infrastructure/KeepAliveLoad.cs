@@ -18,8 +18,7 @@ internal sealed class KeepAliveLoad : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly List<string> _failures = [];
     private readonly string _path;
-    private readonly List<(long Target, TaskCompletionSource Reached)> _waiters = [];
-    private long _succeeded;
+    private readonly SuccessCounter _succeeded = new();
     private long _closedByServer;
 
     private KeepAliveLoad(IPEndPoint endpoint, string path, int clients)
@@ -28,7 +27,7 @@ internal sealed class KeepAliveLoad : IAsyncDisposable
         _clients = [.. Enumerable.Range(0, clients).Select(_ => Task.Run(() => RunClientAsync(endpoint)))];
     }
 
-    public long Succeeded => Interlocked.Read(ref _succeeded);
+    public long Succeeded => _succeeded.Count;
 
     /// <summary>Responses that carried <c>Connection: close</c> (the client then moved to a new connection).</summary>
     public long ClosedByServer => Interlocked.Read(ref _closedByServer);
@@ -48,17 +47,7 @@ internal sealed class KeepAliveLoad : IAsyncDisposable
         => new(new IPEndPoint(IPAddress.Parse(address.Host), address.Port), path, clients);
 
     /// <summary>Waits until at least <paramref name="count"/> more requests have succeeded.</summary>
-    public Task WaitForMoreSuccessesAsync(long count)
-    {
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_lock)
-        {
-            _waiters.Add((Succeeded + count, reached));
-        }
-
-        OnSucceeded(0);
-        return reached.Task.DefaultTimeout();
-    }
+    public Task WaitForMoreSuccessesAsync(long count) => _succeeded.WaitForMoreAsync(count).DefaultTimeout();
 
     public async ValueTask DisposeAsync()
     {
@@ -107,25 +96,12 @@ internal sealed class KeepAliveLoad : IAsyncDisposable
                     break;
                 }
 
-                OnSucceeded(1);
+                _succeeded.Increment();
                 if (close)
                 {
                     Interlocked.Increment(ref _closedByServer);
                     break;
                 }
-            }
-        }
-    }
-
-    private void OnSucceeded(int count)
-    {
-        var succeeded = Interlocked.Add(ref _succeeded, count);
-        lock (_lock)
-        {
-            foreach (var waiter in _waiters.Where(w => w.Target <= succeeded).ToArray())
-            {
-                waiter.Reached.TrySetResult();
-                _waiters.Remove(waiter);
             }
         }
     }

@@ -18,8 +18,7 @@ internal sealed class LoadGenerator : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly List<string> _failures = [];
     private readonly HashSet<string> _bodies = [];
-    private readonly List<(long Target, TaskCompletionSource Reached)> _waiters = [];
-    private long _succeeded;
+    private readonly SuccessCounter _succeeded = new();
 
     private LoadGenerator(Uri address, string path, int clients)
     {
@@ -27,7 +26,7 @@ internal sealed class LoadGenerator : IAsyncDisposable
         _clientsEnded = Task.WhenAll(_clients);
     }
 
-    public long Succeeded => Interlocked.Read(ref _succeeded);
+    public long Succeeded => _succeeded.Count;
 
     public IReadOnlyList<string> Failures
     {
@@ -60,26 +59,19 @@ internal sealed class LoadGenerator : IAsyncDisposable
     /// </summary>
     public async Task WaitForMoreSuccessesAsync(long count, [CallerFilePath] string? file = null, [CallerLineNumber] int line = 0)
     {
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        long target;
-        lock (_lock)
-        {
-            // Every success counted after this read releases the waiters under this lock, so none is missed.
-            target = Succeeded + count;
-            _waiters.Add((target, reached));
-            ReleaseWaiters(Succeeded);
-        }
+        var target = Succeeded + count;
+        var reached = _succeeded.WaitForMoreAsync(count);
 
         try
         {
-            await Task.WhenAny(reached.Task, _clientsEnded).DefaultTimeout(file, line);
+            await Task.WhenAny(reached, _clientsEnded).DefaultTimeout(file, line);
         }
         catch (TimeoutException e)
         {
             throw new TimeoutException($"{e.Message} {Progress(target)}", e);
         }
 
-        if (!reached.Task.IsCompleted)
+        if (!reached.IsCompleted)
         {
             throw new TimeoutException($"The load ended before the target at {Path.GetFileName(file)}:{line}. {Progress(target)}");
         }
@@ -107,12 +99,12 @@ internal sealed class LoadGenerator : IAsyncDisposable
                     continue;
                 }
 
-                var succeeded = Interlocked.Increment(ref _succeeded);
                 lock (_lock)
                 {
                     _bodies.Add(body);
-                    ReleaseWaiters(succeeded);
                 }
+
+                _succeeded.Increment();
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
@@ -121,19 +113,6 @@ internal sealed class LoadGenerator : IAsyncDisposable
             catch (Exception e)
             {
                 Fail($"{e.GetType().Name}: {e.Message} {e.InnerException?.Message}");
-            }
-        }
-    }
-
-    /// <summary>Completes the waits whose target <paramref name="succeeded"/> reaches; called under the lock.</summary>
-    private void ReleaseWaiters(long succeeded)
-    {
-        for (var i = _waiters.Count - 1; i >= 0; i--)
-        {
-            if (_waiters[i].Target <= succeeded)
-            {
-                _waiters[i].Reached.TrySetResult();
-                _waiters.RemoveAt(i);
             }
         }
     }
