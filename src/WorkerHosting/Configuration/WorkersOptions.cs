@@ -29,10 +29,25 @@ public sealed class WorkersOptions
     /// <value>Defaults to 30 seconds. Must be positive and at most one day.</value>
     /// <remarks>
     /// The coordinator's <see cref="Microsoft.Extensions.Hosting.HostOptions.ShutdownTimeout"/> is set to this value plus
-    /// 5 seconds (whatever the app set): a stop takes at most that long. A worker that has not exited 3 seconds after its
+    /// <see cref="ShutdownDelay"/> plus 5 seconds (whatever the app set): a stop takes at most that long. A worker that has not exited 3 seconds after its
     /// graceful timeout (app code that ignores its token) is given up.
     /// </remarks>
     public TimeSpan GracefulTimeout { get; set; } = WorkersDefaults.GracefulTimeout;
+
+    /// <summary>
+    /// Gets or sets how long a stop (SIGTERM, SIGINT or <c>StopApplication()</c>) keeps accepting and serving before it
+    /// drains: a lame-duck period for load balancers that still route to the process for a while (Kubernetes removes a
+    /// stopping pod from its endpoints only some time after it sent SIGTERM).
+    /// </summary>
+    /// <value>Defaults to zero: the stop drains at once. Must be zero or positive, and at most one day.</value>
+    /// <remarks>
+    /// During the delay the workers' readiness check (<c>AddWorkersCheck()</c>) is unhealthy, every HTTP/1.1 response
+    /// carries <c>Connection: close</c> and every HTTP/2 connection that sends a request gets GOAWAY, so clients move to
+    /// new connections (which a load balancer sends elsewhere once it has seen the process is not ready). A second
+    /// SIGTERM or SIGINT ends the delay early; SIGQUIT skips it. The coordinator's shutdown timeout covers the delay plus
+    /// <see cref="GracefulTimeout"/> plus 5 seconds.
+    /// </remarks>
+    public TimeSpan ShutdownDelay { get; set; }
 
     /// <summary>
     /// Gets or sets how long a new worker may take to be ready (its host started) before its start counts as failed.

@@ -15,7 +15,7 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
     internal const long MaxRequestLimit = 1_000_000_000_000;
 
     /// <summary>
-    /// Keeps GracefulTimeout plus the shutdown margin within what a host's shutdown timer takes (about 49 days).
+    /// Keeps GracefulTimeout (and ShutdownDelay) plus the shutdown margin within what a host's shutdown timer takes (about 49 days).
     /// </summary>
     internal static readonly TimeSpan MaxGracefulTimeout = TimeSpan.FromDays(1);
 
@@ -35,6 +35,11 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
         {
             builder.AddError(string.Create(CultureInfo.InvariantCulture,
                 $"{WorkersOptions.SectionName}:{nameof(WorkersOptions.GracefulTimeout)} must be positive and at most {MaxGracefulTimeout}; '{options.GracefulTimeout}' was given. Set it to a duration such as '00:00:30'."));
+        }
+
+        if (options.ShutdownDelay < TimeSpan.Zero || options.ShutdownDelay > MaxGracefulTimeout)
+        {
+            builder.AddError(Invalid(nameof(WorkersOptions.ShutdownDelay), options.ShutdownDelay, $"must be zero (no delay) or positive, and at most {MaxGracefulTimeout}", "a duration such as '00:00:05'"));
         }
 
         if (options.StartupTimeout <= TimeSpan.Zero || options.StartupTimeout > MaxGracefulTimeout)

@@ -19,6 +19,14 @@ internal sealed partial class WorkerCoordinator
             "The server is not Kestrel; the app runs standalone in this host, without workers.", EventName = "StandaloneMode")]
         public static partial void StandaloneMode(ILogger logger);
 
+        [LoggerMessage(WorkersEventIds.ShutdownDelayStarted, LogLevel.Information,
+            "Stopping after a shutdown delay of {Delay}: readiness is unhealthy, and the workers keep serving while asking clients to reconnect. A second SIGTERM or SIGINT ends the delay.", EventName = "ShutdownDelayStarted")]
+        public static partial void ShutdownDelayStarted(ILogger logger, TimeSpan delay);
+
+        [LoggerMessage(WorkersEventIds.ShutdownDelayEnded, LogLevel.Information,
+            "Received {Signal} again: the shutdown delay ends now.", EventName = "ShutdownDelayEnded")]
+        public static partial void ShutdownDelayEnded(ILogger logger, string signal);
+
         [LoggerMessage(WorkersEventIds.StoppedAccepting, LogLevel.Information,
             "Stopped accepting connections.", EventName = "StoppedAccepting")]
         public static partial void StoppedAccepting(ILogger logger);

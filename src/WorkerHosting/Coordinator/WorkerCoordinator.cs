@@ -30,8 +30,12 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly List<IDisposable> _subscriptions = [];
+    private readonly List<IDisposable> _stopSignals = [];
+    private readonly CancellationTokenSource _endShutdownDelay = new();
     private volatile bool _stopping;
     private volatile bool _fastStop;
+    private int _stopSignalCount;
+    private int _shutdownDelayRunning;
 
     public WorkerCoordinator(
         IOptions<WorkersOptions> options,
@@ -77,6 +81,9 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         // Before any worker starts: a SIGHUP's default action would end the process.
         RegisterSignals();
 
+        // Readiness ends as soon as the stop is asked for, before any hosted service begins to stop.
+        _subscriptions.Add(_lifetime.ApplicationStopping.Register(static shutdown => ((ShutdownState)shutdown!).BeginStopping(), _pool.Shutdown));
+
         var options = _options.Value;
         var started = _timeProvider.GetTimestamp();
         var addresses = string.Join(", ", _endpoints.Listeners.Select(l => l.LocalEndPoint));
@@ -100,18 +107,54 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         Log.WorkersStarted(_lifetimeLogger, _pool.GetWorkers().Count(w => w.State == WorkerState.Ready), options.Count, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    /// <summary>Stops accepting connections: what is already queued is handed to the workers, new ones are refused.</summary>
+    /// <summary>
+    /// Runs the shutdown delay (the workers keep serving and ask clients to move), then stops accepting connections: what
+    /// is already queued is handed to the workers, new ones are refused.
+    /// </summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
+        _pool.Shutdown.BeginStopping();
         DisposeSubscriptions();
         if (_mode.IsStandalone)
         {
             return;
         }
 
+        await RunShutdownDelayAsync(cancellationToken).ConfigureAwait(false);
         await _endpoints.StopAcceptingAsync().ConfigureAwait(false);
         Log.StoppedAccepting(_lifetimeLogger);
+    }
+
+    /// <summary>
+    /// The lame-duck period (Workers:ShutdownDelay): readiness is already unhealthy, and the process keeps accepting and
+    /// serving while every response asks its client to reconnect, so a load balancer that still routes here for a while
+    /// (Kubernetes, after SIGTERM) loses nothing. A second SIGTERM or SIGINT, SIGQUIT, or the host's deadline ends it.
+    /// </summary>
+    private async Task RunShutdownDelayAsync(CancellationToken cancellationToken)
+    {
+        var delay = _pool.Options.ShutdownDelay;
+        if (delay <= TimeSpan.Zero || _fastStop || !_pool.IsRunning)
+        {
+            return;
+        }
+
+        _pool.Shutdown.AskClientsToLeave();
+        Log.ShutdownDelayStarted(_lifetimeLogger, delay);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _endShutdownDelay.Token);
+        Volatile.Write(ref _shutdownDelayRunning, 1);
+        try
+        {
+            await Task.Delay(delay, _timeProvider, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ended early: the log says by what.
+        }
+        finally
+        {
+            Volatile.Write(ref _shutdownDelayRunning, 0);
+        }
     }
 
     /// <summary>
@@ -131,7 +174,21 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose() => DisposeSubscriptions();
+    public void Dispose()
+    {
+        DisposeSubscriptions();
+        lock (_stopSignals)
+        {
+            foreach (var registration in _stopSignals)
+            {
+                registration.Dispose();
+            }
+
+            _stopSignals.Clear();
+        }
+
+        _endShutdownDelay.Dispose();
+    }
 
     private void DisposeSubscriptions()
     {
@@ -171,7 +228,50 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
                     Log.FastStop(_lifetimeLogger);
                     _lifetime.StopApplication();
                 }
+                else if (Volatile.Read(ref _shutdownDelayRunning) == 1)
+                {
+                    // During the shutdown delay (before the drain began): end it, and stop without draining.
+                    _fastStop = true;
+                    Log.FastStop(_lifetimeLogger);
+                    EndShutdownDelay();
+                }
             }));
+        }
+
+        // Kept until the coordinator is disposed (the delay runs after the other signals are released). The host's console
+        // lifetime handles these signals too: its handler stops the app on the first.
+        lock (_stopSignals)
+        {
+            _stopSignals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => OnStopSignal("SIGTERM")));
+            _stopSignals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, context => OnStopSignal("SIGINT")));
+        }
+    }
+
+    /// <summary>The second SIGTERM or SIGINT the process receives (the first stopped it) ends the shutdown delay.</summary>
+    private void OnStopSignal(string name)
+    {
+        if (Interlocked.Increment(ref _stopSignalCount) < 2)
+        {
+            return;
+        }
+
+        if (Volatile.Read(ref _shutdownDelayRunning) == 1 || _pool.Shutdown.ClientsAskedToLeave)
+        {
+            Log.ShutdownDelayEnded(_lifetimeLogger, name);
+        }
+
+        EndShutdownDelay();
+    }
+
+    private void EndShutdownDelay()
+    {
+        try
+        {
+            _endShutdownDelay.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The coordinator is gone: so is its delay.
         }
     }
 

@@ -2,6 +2,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using WorkerHosting.Configuration;
 using WorkerHosting.Diagnostics;
+using WorkerHosting.Health;
+using WorkerHosting.Lifecycle;
 using WorkerHosting.Workers;
 
 namespace WorkerHosting.Coordinator;
@@ -15,11 +17,23 @@ internal sealed class WorkerPool : IWorkerPool, IDisposable
     private readonly ControlLoop _loop;
 
     public WorkerPool(
-        WorkersOptions options, IWorkerFactory factory, IHostApplicationLifetime lifetime, WorkersMetrics metrics, ILoggerFactory loggerFactory, TimeProvider timeProvider)
-        => _loop = new ControlLoop(options, factory, lifetime, metrics, loggerFactory, timeProvider);
+        WorkersOptions options,
+        IWorkerFactory factory,
+        IHostApplicationLifetime lifetime,
+        WorkersMetrics metrics,
+        ILoggerFactory loggerFactory,
+        TimeProvider timeProvider,
+        ShutdownState? shutdown = null)
+    {
+        _loop = new ControlLoop(options, factory, lifetime, metrics, loggerFactory, timeProvider);
+        Shutdown = shutdown ?? new ShutdownState();
+    }
 
     /// <summary>The control loop (for tests).</summary>
     internal ControlLoop Loop => _loop;
+
+    /// <summary>Where the process is in its stop (the readiness check and the shutdown delay read it).</summary>
+    public ShutdownState Shutdown { get; }
 
     /// <summary>The options new workers and operations use.</summary>
     public WorkersOptions Options => _loop.Options;
@@ -71,6 +85,32 @@ internal sealed class WorkerPool : IWorkerPool, IDisposable
     public IReadOnlyList<LeakedWorkerSnapshot> GetLeakedWorkers() => _loop.UnloadVerifier.GetLeakedWorkers();
 
     public IReadOnlyList<WorkerSnapshot> GetWorkers() => _loop.Set.Snapshot();
+
+    /// <summary>Whether the workers have been started (and the process is not a standalone host).</summary>
+    public bool IsRunning => _loop.IsRunning;
+
+    /// <summary>
+    /// What a readiness probe sees now: the slots, those with a ready worker, those restarting without one (a restarted
+    /// worker on probation serves), and whether the process stops.
+    /// </summary>
+    public WorkersReadiness GetReadiness()
+    {
+        var slots = _loop.Set.Slots;
+        var ready = new HashSet<WorkerSlot>();
+        foreach (var worker in _loop.Set.Workers)
+        {
+            if (worker.State == WorkerState.Ready)
+            {
+                ready.Add(worker.Slot);
+            }
+        }
+
+        return new WorkersReadiness(
+            Shutdown.IsStopping,
+            slots.Length,
+            slots.Count(ready.Contains),
+            slots.Count(s => s.State == WorkerSlotState.Restarting && !ready.Contains(s)));
+    }
 
     /// <summary>
     /// Stops every worker at once, each draining within <paramref name="gracefulTimeout"/>; anything under way (a reload, a

@@ -16,6 +16,8 @@ internal static class WorkersEventIds
     public const int WorkerExitedUnexpectedly = 8;
     // Reserved: 9, NoWorkersLeft (a worker that ends is restarted now)
     public const int CommandFailed = 10;
+    public const int ShutdownDelayStarted = 11;
+    public const int ShutdownDelayEnded = 12;
 
     // 100-199: workers
     public const int WorkerBooting = 100;

@@ -120,10 +120,11 @@ internal static class WorkersSetup
             return;
         }
 
-        // The stop's bound is what the operator configured: the coordinator's host gets exactly GracefulTimeout plus the
-        // margin (after the app's own HostOptions configuration), shorter as well as longer than its default 30 s.
+        // The stop's bound is what the operator configured: the coordinator's host gets exactly the shutdown delay plus
+        // GracefulTimeout plus the margin (after the app's own HostOptions configuration), shorter as well as longer than
+        // its default 30 s.
         services.AddOptions<HostOptions>().PostConfigure<IOptions<WorkersOptions>>((host, workers) =>
-            host.ShutdownTimeout = workers.Value.GracefulTimeout + WorkersDefaults.ShutdownMargin);
+            host.ShutdownTimeout = workers.Value.ShutdownDelay + workers.Value.GracefulTimeout + WorkersDefaults.ShutdownMargin);
 
         // Resolved when the coordinator starts workers, so an app without an entry point fails there, not here.
         services.TryAddSingleton(_ => new WorkerApplication(state.Application, state.Args));
@@ -136,6 +137,7 @@ internal static class WorkersSetup
         // The WorkerHosting meter (dotnet-counters, OpenTelemetry); IMeterFactory is part of the default host, added here
         // for hosts built without it.
         services.AddMetrics();
+        services.TryAddSingleton<ShutdownState>();
         services.TryAddSingleton(sp => new WorkersMetrics(sp.GetRequiredService<IMeterFactory>()));
         services.TryAddSingleton(sp => new WorkerFactory(
             sp.GetRequiredService<WorkerApplication>(),
@@ -143,6 +145,7 @@ internal static class WorkersSetup
             sp.GetRequiredService<SocketTransportSettings>(),
             () => sp.GetRequiredService<IWorkerPool>(),
             sp.GetRequiredService<WorkersMetrics>(),
+            sp.GetRequiredService<ShutdownState>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new WorkerPool(
@@ -151,7 +154,8 @@ internal static class WorkersSetup
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<WorkersMetrics>(),
             sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ShutdownState>()));
         services.TryAddSingleton<IWorkerPool>(sp => sp.GetRequiredService<WorkerPool>());
         services.TryAddSingleton(sp => sp.GetRequiredService<CoordinatorMode>().Context);
         services.AddHostedService<WorkerCoordinator>();

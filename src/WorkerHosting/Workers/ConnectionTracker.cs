@@ -37,7 +37,10 @@ internal sealed class ConnectionTracker
         _openedAt = _lastActivity = timeProvider.GetTimestamp();
     }
 
-    /// <summary>A request has begun on the connection. While the worker drains, the connection is asked to close.</summary>
+    /// <summary>
+    /// A request has begun on the connection. While the worker drains (or the process's shutdown delay runs), the
+    /// connection is asked to close.
+    /// </summary>
     public void OnRequest(bool http2, Microsoft.AspNetCore.Http.Features.IFeatureCollection features)
     {
         Interlocked.Increment(ref _inFlight);
@@ -53,7 +56,7 @@ internal sealed class ConnectionTracker
             _runtime.OnFirstRequestSeen();
         }
 
-        if (_runtime.Draining)
+        if (_runtime.AsksClientsToLeave)
         {
             // HTTP/1.x: this response carries Connection: close (Kestrel's own error responses too) and no further
             // request is read; HTTP/2: GOAWAY, the streams under way finish. Safe now: a request means the connection

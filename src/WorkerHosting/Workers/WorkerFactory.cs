@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
+using WorkerHosting.Coordinator;
 using WorkerHosting.Diagnostics;
 using WorkerHosting.Listeners;
 
@@ -18,6 +19,7 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
     private readonly ILogger _lifetimeLogger;
     private readonly TimeProvider _timeProvider;
     private readonly WorkersMetrics _metrics;
+    private readonly ShutdownState _shutdown;
     private readonly Lazy<SharedAssemblies> _sharedAssemblies = new(SharedAssemblies.Create);
     private readonly Lazy<SocketConnectionContextFactory> _connectionFactory;
 
@@ -27,10 +29,12 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
         SocketTransportSettings transport,
         Func<IWorkerPool> pool,
         WorkersMetrics metrics,
+        ShutdownState shutdown,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider)
     {
         _metrics = metrics;
+        _shutdown = shutdown;
         _application = application;
         _endpoints = endpoints;
         _pool = pool;
@@ -42,7 +46,7 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
 
     public IWorkerHandle Create(int slot, int generation, WorkersOptions options, Action<IWorkerHandle> onRequestLimitReached)
     {
-        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _lifetimeLogger, _timeProvider, _pool(), _metrics);
+        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _lifetimeLogger, _timeProvider, _pool(), _metrics, _shutdown);
         var worker = new WorkerInstance(runtime, _application, _sharedAssemblies.Value, _lifetimeLogger, _timeProvider);
         if (options.MaxRequests > 0)
         {

@@ -25,6 +25,12 @@ internal sealed partial class WorkerRuntime
     public bool Draining => Volatile.Read(ref _draining) == 1;
 
     /// <summary>
+    /// Whether a request asks its connection to close: while the worker drains, and while the process's shutdown delay
+    /// runs (the process still serves, but its clients should move before it drains).
+    /// </summary>
+    public bool AsksClientsToLeave => Draining || _shutdown.ClientsAskedToLeave;
+
+    /// <summary>
     /// Asks the worker's clients to leave before its server stops: every HTTP/1.x response from now on carries
     /// <c>Connection: close</c>, every HTTP/2 connection gets GOAWAY (its streams under way finish), and an HTTP/1.x
     /// connection idle for <see cref="DrainIdleClose"/> with nothing waiting in its socket is closed. Returns when no

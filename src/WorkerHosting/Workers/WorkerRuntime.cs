@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
+using WorkerHosting.Coordinator;
 using WorkerHosting.Diagnostics;
 using WorkerHosting.Listeners;
 
@@ -21,6 +22,7 @@ internal sealed partial class WorkerRuntime
     private readonly List<WorkerConnectionListener> _listeners = [];
     private readonly TimeProvider _timeProvider;
     private readonly WorkersMetrics _metrics;
+    private readonly ShutdownState _shutdown;
 
     private Action<TimeSpan>? _stopApplication;
     private Action? _afterEntryPoint;
@@ -46,9 +48,11 @@ internal sealed partial class WorkerRuntime
         ILogger logger,
         TimeProvider timeProvider,
         IWorkerPool pool,
-        WorkersMetrics metrics)
+        WorkersMetrics metrics,
+        ShutdownState shutdown)
     {
         _metrics = metrics;
+        _shutdown = shutdown;
         Slot = slot;
         Generation = generation;
         Args = args;

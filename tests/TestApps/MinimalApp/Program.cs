@@ -5,6 +5,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.UseWorkers(2);
 builder.Services.AddHostedService<StartupProbe>();
 builder.Services.AddHostedService<FailOnDemand>();
+builder.Services.AddHealthChecks().AddWorkersCheck();
 
 var app = builder.Build();
 
@@ -24,6 +25,10 @@ app.MapGet("/counter", (IWorkerContext worker) => new CounterValue(worker.Slot, 
 
 // Whether this host's hosted service started (in a worker, or standalone under a test server).
 app.MapGet("/hosted", () => StartupProbe.Started ? "started" : "not started");
+
+// Kubernetes-style probes: readiness runs the checks tagged "ready" (the workers check), liveness none.
+app.MapHealthChecks("/healthz/ready", new() { Predicate = check => check.Tags.Contains("ready") });
+app.MapHealthChecks("/healthz/live", new() { Predicate = _ => false });
 
 app.MapGet("/json", () => new Forecast(new DateOnly(2026, 11, 24), 21, "Mild"));
 

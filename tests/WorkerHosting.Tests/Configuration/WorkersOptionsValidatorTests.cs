@@ -56,6 +56,33 @@ public class WorkersOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_ShutdownDelayZeroOrPositive_Succeeds()
+    {
+        Assert.True(_validator.Validate(null, new WorkersOptions { ShutdownDelay = TimeSpan.Zero }).Succeeded);
+        Assert.True(_validator.Validate(null, new WorkersOptions { ShutdownDelay = TimeSpan.FromSeconds(5) }).Succeeded);
+    }
+
+    [Fact]
+    public void Validate_ShutdownDelayNegative_FailsNamingKeyAndValue()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { ShutdownDelay = TimeSpan.FromSeconds(-1) });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:ShutdownDelay", failure, StringComparison.Ordinal);
+        Assert.Contains("'-00:00:01'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_ShutdownDelayAboveOneDay_FailsNamingKeyAndValue()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { ShutdownDelay = TimeSpan.FromDays(2) });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:ShutdownDelay", failure, StringComparison.Ordinal);
+        Assert.Contains("'2.00:00:00'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_GracefulTimeoutZero_FailsNamingKeyAndValue()
     {
         var result = _validator.Validate(null, new WorkersOptions { GracefulTimeout = TimeSpan.Zero });

@@ -323,6 +323,16 @@ public class UseWorkersOptionsTests
     }
 
     [Fact]
+    public void UseWorkers_ShutdownDelayFromConfiguration_AddsItToTheShutdownTimeout()
+    {
+        var builder = CreateBuilder(args: ["--Workers:GracefulTimeout=00:00:10", "--Workers:ShutdownDelay=00:00:07"]);
+
+        builder.UseWorkers(2);
+
+        Assert.Equal(TimeSpan.FromSeconds(22), GetHostOptions(builder).ShutdownTimeout);
+    }
+
+    [Fact]
     public void UseWorkers_AppSetShutdownTimeoutHigherBeforeUseWorkers_SetsItFromGracefulTimeout()
     {
         var builder = CreateBuilder();

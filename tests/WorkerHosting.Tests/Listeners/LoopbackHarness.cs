@@ -43,7 +43,7 @@ internal sealed class LoopbackHarness : IDisposable
         => new(Options.Create(transport ?? new SocketTransportOptions()));
 
     public WorkerRuntime CreateRuntime(int slot = 0)
-        => new(slot, 1, [], TimeSpan.FromSeconds(30), Endpoints, ConnectionFactory, NullLogger.Instance, TimeProvider.System, new Fakes.FakeWorkerPool(), _metrics);
+        => new(slot, 1, [], TimeSpan.FromSeconds(30), Endpoints, ConnectionFactory, NullLogger.Instance, TimeProvider.System, new Fakes.FakeWorkerPool(), _metrics, new WorkerHosting.Coordinator.ShutdownState());
 
     public WorkerConnectionListener CreateListener(SharedListener shared, int slot = 0)
     {
