@@ -14,7 +14,7 @@ internal readonly record struct WorkersReadiness(bool Stopping, int Slots, int R
         : ReadySlots < Slots ? HealthStatus.Degraded : HealthStatus.Healthy;
 
     public string Description => Stopping
-        ? "The process is stopping: it serves what it has, and takes no new work."
+        ? "The process is stopping: send new work elsewhere."
         : ReadySlots == 0
             ? $"No worker is ready (0 of {Slots} slots)."
             : ReadySlots < Slots
