@@ -4,9 +4,11 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
+using WorkerHosting.Configuration;
 using WorkerHosting.Diagnostics;
 using WorkerHosting.Lifecycle;
 using WorkerHosting.Listeners;
+using WorkerHosting.Systemd;
 using WorkerHosting.Workers;
 
 namespace WorkerHosting.Coordinator;
@@ -29,6 +31,7 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
     private readonly ILogger _lifetimeLogger;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
+    private readonly SystemdReporter _systemd;
     private readonly List<IDisposable> _subscriptions = [];
     private readonly List<IDisposable> _stopSignals = [];
     private readonly CancellationTokenSource _endShutdownDelay = new();
@@ -47,8 +50,10 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         WorkerApplication application,
         IHostApplicationLifetime lifetime,
         ILoggerFactory loggerFactory,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        SystemdReporter systemd)
     {
+        _systemd = systemd;
         _options = options;
         _optionsFactory = optionsFactory;
         _configuration = configuration;
@@ -104,6 +109,7 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         }
 
         _endpoints.StartAccepting();
+        _systemd.Started();
         Log.WorkersStarted(_lifetimeLogger, _pool.GetWorkers().Count(w => w.State == WorkerState.Ready), options.Count, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
     }
 
@@ -120,6 +126,9 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         {
             return;
         }
+
+        var options = _pool.Options;
+        _systemd.Stopping((_fastStop ? TimeSpan.Zero : options.ShutdownDelay + options.GracefulTimeout) + WorkersDefaults.ShutdownMargin);
 
         await RunShutdownDelayAsync(cancellationToken).ConfigureAwait(false);
         await _endpoints.StopAcceptingAsync().ConfigureAwait(false);
@@ -216,7 +225,7 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
 
         lock (_subscriptions)
         {
-            _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => OnSignal(context, "SIGHUP", () => _pool.ReloadAsync(CancellationToken.None))));
+            _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => OnSignal(context, "SIGHUP", ReloadOnSignalAsync)));
             _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGTTIN, context => OnSignal(context, "SIGTTIN", () => _pool.ScaleByAsync(1))));
             _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGTTOU, context => OnSignal(context, "SIGTTOU", () => _pool.ScaleByAsync(-1))));
             _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context =>
@@ -273,6 +282,23 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         {
             // The coordinator is gone: so is its delay.
         }
+    }
+
+    /// <summary>A SIGHUP's reload (systemd's <c>systemctl reload</c> sends it), reported to systemd as it begins and ends.</summary>
+    private async Task ReloadOnSignalAsync()
+    {
+        _systemd.Reloading();
+        WorkerReloadResult result;
+        try
+        {
+            result = await _pool.ReloadAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            result = new WorkerReloadResult { Succeeded = false, Error = "the process is stopping" };
+        }
+
+        _systemd.Reloaded(result);
     }
 
     private void OnSignal(PosixSignalContext context, string name, Func<Task> operation)

@@ -59,4 +59,8 @@ internal static class WorkersEventIds
     public const int WorkerRestartingAfterEarlyEnd = 314;
 
     // 400-499: configuration
+
+    // 700-799: systemd
+    public const int SystemdNotifyFailed = 700;
+    public const int SystemdWatchdogWithheld = 701;
 }

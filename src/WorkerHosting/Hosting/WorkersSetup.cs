@@ -8,12 +8,14 @@ using Microsoft.Extensions.Configuration.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WorkerHosting.Configuration;
 using WorkerHosting.Coordinator;
 using WorkerHosting.Diagnostics;
 using WorkerHosting.Listeners;
+using WorkerHosting.Systemd;
 using WorkerHosting.Workers;
 
 namespace WorkerHosting.Hosting;
@@ -157,6 +159,14 @@ internal static class WorkersSetup
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ShutdownState>()));
         services.TryAddSingleton<IWorkerPool>(sp => sp.GetRequiredService<WorkerPool>());
+
+        // systemd's notify socket, through the app's ISystemdNotifier (UseSystemd) or one of our own when the app has none.
+        services.TryAddSingleton(sp => new SystemdReporter(
+            sp.GetService<ISystemdNotifier>() ?? new SystemdNotifier(),
+            sp.GetService<IHostLifetime>(),
+            sp.GetRequiredService<WorkerPool>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(WorkersLogCategories.Lifetime)));
         services.TryAddSingleton(sp => sp.GetRequiredService<CoordinatorMode>().Context);
         services.AddHostedService<WorkerCoordinator>();
     }
