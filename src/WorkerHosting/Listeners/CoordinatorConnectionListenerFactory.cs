@@ -11,7 +11,7 @@ namespace WorkerHosting.Listeners;
 /// </summary>
 internal sealed class CoordinatorConnectionListenerFactory(SharedEndpoints endpoints) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
-    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint or UnixDomainSocketEndPoint;
+    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint or UnixDomainSocketEndPoint or FileHandleEndPoint;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {

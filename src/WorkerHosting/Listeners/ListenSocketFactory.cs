@@ -22,17 +22,25 @@ internal static class ListenSocketFactory
     /// </summary>
     private const int DeferAcceptSeconds = 1;
 
-    /// <summary>Creates a socket bound to <paramref name="endpoint"/> and listening with an accept queue of <paramref name="backlog"/>.</summary>
+    /// <summary>
+    /// Creates a socket bound to <paramref name="endpoint"/> and listening with an accept queue of <paramref name="backlog"/>;
+    /// or, for a file handle (systemd's socket activation, <c>ListenHandle</c>), adopts the listening socket it names.
+    /// </summary>
     public static Socket CreateBoundSocket(EndPoint endpoint, int backlog)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
+
+        if (endpoint is FileHandleEndPoint handle)
+        {
+            return Adopt(handle);
+        }
 
         Socket socket = endpoint switch
         {
             IPEndPoint ip => new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp),
             UnixDomainSocketEndPoint => new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified),
             _ => throw new NotSupportedException(
-                $"WorkerHosting cannot share the endpoint '{endpoint}' of type '{endpoint.GetType().Name}' between workers. Listen on an IP address or a Unix domain socket."),
+                $"WorkerHosting cannot share the endpoint '{endpoint}' of type '{endpoint.GetType().Name}' between workers. Listen on an IP address, a Unix domain socket or a socket's file handle."),
         };
 
         try
@@ -63,6 +71,38 @@ internal static class ListenSocketFactory
         }
 
         socket.Listen(backlog);
+        return socket;
+    }
+
+    /// <summary>
+    /// Takes over a listening socket the process was given (systemd passes them bound and listening, from fd 3 on): the
+    /// coordinator accepts from it and hands connections to the workers, as for a socket it bound.
+    /// </summary>
+    private static Socket Adopt(FileHandleEndPoint endpoint)
+    {
+        if (endpoint.FileHandleType is not (FileHandleType.Auto or FileHandleType.Tcp))
+        {
+            throw new NotSupportedException(
+                $"WorkerHosting cannot share the file handle {endpoint.FileHandle} of type {endpoint.FileHandleType} between workers: only a listening socket can be shared.");
+        }
+
+        Socket socket;
+        try
+        {
+            socket = new Socket(new SafeSocketHandle(checked((nint)endpoint.FileHandle), ownsHandle: true));
+        }
+        catch (SocketException e)
+        {
+            throw new InvalidOperationException(
+                $"The file handle {endpoint.FileHandle} is not a socket WorkerHosting can listen on ({e.Message}). Under systemd, check the unit's sockets (LISTEN_FDS).", e);
+        }
+
+        if (socket.SocketType != SocketType.Stream)
+        {
+            socket.Dispose();
+            throw new NotSupportedException($"The file handle {endpoint.FileHandle} is a {socket.SocketType} socket; WorkerHosting serves stream (TCP or Unix) sockets only.");
+        }
+
         return socket;
     }
 

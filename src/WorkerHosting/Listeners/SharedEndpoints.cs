@@ -140,7 +140,10 @@ internal sealed partial class SharedEndpoints : IDisposable
         }
     }
 
-    private static string Key(EndPoint endpoint) => $"{endpoint.AddressFamily}|{endpoint}";
+    /// <summary>What identifies an endpoint a server asks for: its family and address, or the file handle it names.</summary>
+    internal static string Key(EndPoint endpoint) => endpoint is FileHandleEndPoint handle
+        ? $"fd|{handle.FileHandle}"
+        : $"{endpoint.AddressFamily}|{endpoint}";
 
     private sealed record Binding(string Key, SharedListener? Listener, Exception? Failure);
 

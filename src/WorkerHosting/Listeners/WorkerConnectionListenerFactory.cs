@@ -13,14 +13,14 @@ internal sealed class WorkerConnectionListenerFactory(WorkerRuntime runtime) : I
 {
     private readonly Dictionary<string, int> _occurrences = [];
 
-    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint or UnixDomainSocketEndPoint;
+    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint or UnixDomainSocketEndPoint or FileHandleEndPoint;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         int occurrence;
         lock (_occurrences)
         {
-            var key = $"{endpoint.AddressFamily}|{endpoint}";
+            var key = SharedEndpoints.Key(endpoint);
             _occurrences.TryGetValue(key, out occurrence);
             _occurrences[key] = occurrence + 1;
         }

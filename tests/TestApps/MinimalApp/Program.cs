@@ -7,6 +7,12 @@ builder.Services.AddHostedService<StartupProbe>();
 builder.Services.AddHostedService<FailOnDemand>();
 builder.Services.AddHealthChecks().AddWorkersCheck();
 
+// Socket activation: listen on the sockets systemd (or systemd-socket-activate) passed, as Kestrel's docs show.
+if (builder.Configuration["TestApp:SystemdSockets"] == "true")
+{
+    builder.WebHost.ConfigureKestrel(kestrel => kestrel.UseSystemd());
+}
+
 var app = builder.Build();
 
 var context = app.Services.GetRequiredService<IWorkerContext>();

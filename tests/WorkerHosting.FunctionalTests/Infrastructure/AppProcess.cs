@@ -48,12 +48,19 @@ internal sealed partial class AppProcess : IAsyncDisposable
     public static AppProcess Start(string app, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
         => StartAssembly(TestApps.AssemblyPath(app), TestApps.ContentRoot(app), args, environment);
 
+    /// <summary>
+    /// Runs an app through a launcher that execs it in the same process (such as <c>systemd-socket-activate -l ADDRESS</c>),
+    /// so signals sent to the process reach the app.
+    /// </summary>
+    public static AppProcess StartThrough(IReadOnlyList<string> launcher, string app, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
+        => StartAssembly(TestApps.AssemblyPath(app), TestApps.ContentRoot(app), args, environment, launcher);
+
     /// <summary>Runs an app from a given file (for example a copy deployed to a temporary folder).</summary>
-    public static AppProcess StartAssembly(string assemblyPath, string workingDirectory, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null)
+    public static AppProcess StartAssembly(string assemblyPath, string workingDirectory, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null, IReadOnlyList<string>? launcher = null)
     {
         // A test run started in the background (or by a runner that ignores SIGINT) passes "ignore SIGINT and SIGQUIT"
         // on to its children, and .NET respects it. GNU env resets them, so the app sees signals as a user's app does.
-        var startInfo = new ProcessStartInfo(ResetSignals ? "env" : "dotnet")
+        var startInfo = new ProcessStartInfo(launcher is [var first, ..] ? first : ResetSignals ? "env" : "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -62,9 +69,23 @@ internal sealed partial class AppProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        foreach (var part in launcher?.Skip(1) ?? [])
+        {
+            startInfo.ArgumentList.Add(part);
+        }
+
         if (ResetSignals)
         {
+            if (launcher is not null)
+            {
+                startInfo.ArgumentList.Add("env");
+            }
+
             startInfo.ArgumentList.Add("--default-signal=INT,QUIT");
+            startInfo.ArgumentList.Add("dotnet");
+        }
+        else if (launcher is not null)
+        {
             startInfo.ArgumentList.Add("dotnet");
         }
 
