@@ -41,4 +41,22 @@ public interface IWorkerPool
     /// </summary>
     /// <returns>One entry per leaked worker, oldest first, with the least memory it holds and what holds it.</returns>
     IReadOnlyList<LeakedWorkerSnapshot> GetLeakedWorkers();
+
+    /// <summary>
+    /// Replaces the whole process with a new one of the same app (SIGUSR2 does the same): the same executable, arguments,
+    /// environment and working directory, given the listening sockets themselves, so no connection is refused or reset.
+    /// Once the new process reports its workers ready, this one stops accepting, drains as on SIGTERM, and exits 0. Use it
+    /// for what an in-process reload cannot change: a new .NET runtime, a new WorkerHosting, or leaked load contexts.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting for the new process; it is stopped, and this process keeps serving.</param>
+    /// <returns>
+    /// The outcome: the new process's ID, or why this process keeps serving (the new one failed or was not ready in
+    /// time, and was stopped; another upgrade runs; the process stops; the platform is not Linux).
+    /// </returns>
+    /// <remarks>
+    /// Called from a request, do not wait for it: when it succeeds, the calling worker is drained with the rest of the
+    /// process. The default implementation reports that the pool cannot upgrade the process.
+    /// </remarks>
+    Task<ProcessUpgradeResult> UpgradeProcessAsync(CancellationToken cancellationToken = default)
+        => Task.FromResult(new ProcessUpgradeResult { Succeeded = false, Error = "This pool cannot upgrade the process." });
 }

@@ -31,6 +31,9 @@ public sealed class SocketActivationTests
         var address = new Uri($"http://127.0.0.1:{port}/");
         using var client = Http.NewConnectionPerRequest(address);
 
+        // The launcher binds the socket first (in its own time), then waits for a connection.
+        await app.WaitForOutputAsync($@"Listening on 127\.0\.0\.1:{port} as 3\.");
+
         // As under systemd, the app starts with the first connection, which waits in the socket's queue meanwhile and is
         // then served by a worker.
         var first = await client.GetJsonAsync<WorkerInfo>("/");
@@ -38,8 +41,7 @@ public sealed class SocketActivationTests
         Assert.Equal("Worker", first.Role);
 
         // The app listens on the socket it was passed (fd 3) and bound nothing itself: the passed socket has no
-        // SO_REUSEPORT, so a second bind of the port would have failed.
-        Assert.Contains($"Listening on 127.0.0.1:{port} as 3.", app.Output, StringComparison.Ordinal);
+        // SO_REUSEPORT, so a second bind of the port would have failed, and the app reports the passed socket's address.
         Assert.Equal(address, await app.WaitForAddressAsync());
 
         var slots = new HashSet<int> { first.Slot };

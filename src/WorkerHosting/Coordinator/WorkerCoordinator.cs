@@ -32,9 +32,13 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly SystemdReporter _systemd;
+    private readonly ProcessUpgrade _upgrade;
     private readonly List<IDisposable> _subscriptions = [];
     private readonly List<IDisposable> _stopSignals = [];
     private readonly CancellationTokenSource _endShutdownDelay = new();
+    /// <summary>SIGUSR2 on Linux (not in <see cref="PosixSignal"/>; raw numbers are accepted).</summary>
+    private const PosixSignal SigUsr2 = (PosixSignal)12;
+
     private volatile bool _stopping;
     private volatile bool _fastStop;
     private int _stopSignalCount;
@@ -51,9 +55,11 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         IHostApplicationLifetime lifetime,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider,
-        SystemdReporter systemd)
+        SystemdReporter systemd,
+        ProcessUpgrade upgrade)
     {
         _systemd = systemd;
+        _upgrade = upgrade;
         _options = options;
         _optionsFactory = optionsFactory;
         _configuration = configuration;
@@ -109,7 +115,10 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         }
 
         _endpoints.StartAccepting();
-        _systemd.Started();
+
+        // Started by a hot upgrade: the previous process stops now, and this one becomes systemd's main process.
+        _upgrade.ReportReadyToPreviousProcess();
+        _systemd.Started(becomeMainProcess: _upgrade.StartedByUpgrade);
         Log.WorkersStarted(_lifetimeLogger, _pool.GetWorkers().Count(w => w.State == WorkerState.Ready), options.Count, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
     }
 
@@ -130,8 +139,14 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         var options = _pool.Options;
         _systemd.Stopping((_fastStop ? TimeSpan.Zero : options.ShutdownDelay + options.GracefulTimeout) + WorkersDefaults.ShutdownMargin);
 
-        await RunShutdownDelayAsync(cancellationToken).ConfigureAwait(false);
-        await _endpoints.StopAcceptingAsync().ConfigureAwait(false);
+        // After a hot upgrade the next process serves the same sockets: no delay, and what is queued is left to it.
+        var handedOver = _pool.Shutdown.HandedOver;
+        if (!handedOver)
+        {
+            await RunShutdownDelayAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await _endpoints.StopAcceptingAsync(leaveQueued: handedOver).ConfigureAwait(false);
         Log.StoppedAccepting(_lifetimeLogger);
     }
 
@@ -228,6 +243,11 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
             _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => OnSignal(context, "SIGHUP", ReloadOnSignalAsync)));
             _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGTTIN, context => OnSignal(context, "SIGTTIN", () => _pool.ScaleByAsync(1))));
             _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGTTOU, context => OnSignal(context, "SIGTTOU", () => _pool.ScaleByAsync(-1))));
+            if (OperatingSystem.IsLinux())
+            {
+                _subscriptions.Add(PosixSignalRegistration.Create(SigUsr2, context => OnSignal(context, "SIGUSR2", () => _upgrade.UpgradeAsync(CancellationToken.None))));
+            }
+
             _subscriptions.Add(PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context =>
             {
                 context.Cancel = true;

@@ -86,6 +86,19 @@ internal sealed class WorkerPool : IWorkerPool, IDisposable
 
     public IReadOnlyList<WorkerSnapshot> GetWorkers() => _loop.Set.Snapshot();
 
+    /// <summary>The hot upgrade of the process (set where the pool runs in a coordinator).</summary>
+    internal ProcessUpgrade? Upgrade { get; set; }
+
+    public Task<ProcessUpgradeResult> UpgradeProcessAsync(CancellationToken cancellationToken = default)
+    {
+        if (Upgrade is not { } upgrade || !_loop.IsRunning)
+        {
+            return Task.FromResult(new ProcessUpgradeResult { Succeeded = false, Error = "There is no process to upgrade: the app runs standalone or has not started." });
+        }
+
+        return upgrade.UpgradeAsync(cancellationToken);
+    }
+
     /// <summary>Whether the workers have been started (and the process is not a standalone host).</summary>
     public bool IsRunning => _loop.IsRunning;
 

@@ -63,4 +63,11 @@ internal static class WorkersEventIds
     // 700-799: systemd
     public const int SystemdNotifyFailed = 700;
     public const int SystemdWatchdogWithheld = 701;
+
+    // 800-899: hot upgrade of the process
+    public const int UpgradeStarted = 800;
+    public const int UpgradeReady = 801;
+    public const int UpgradeFailed = 802;
+    public const int UpgradeRefused = 803;
+    public const int UpgradeReadyReportFailed = 804;
 }

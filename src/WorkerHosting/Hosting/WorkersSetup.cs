@@ -159,10 +159,23 @@ internal static class WorkersSetup
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ShutdownState>()));
         services.TryAddSingleton<IWorkerPool>(sp => sp.GetRequiredService<WorkerPool>());
+        services.TryAddSingleton(sp =>
+        {
+            var pool = sp.GetRequiredService<WorkerPool>();
+            var upgrade = new ProcessUpgrade(
+                sp.GetRequiredService<SharedEndpoints>(),
+                sp.GetRequiredService<ShutdownState>(),
+                sp.GetRequiredService<IHostApplicationLifetime>(),
+                () => pool.Options,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger(WorkersLogCategories.Lifetime),
+                sp.GetRequiredService<TimeProvider>());
+            pool.Upgrade = upgrade;
+            return upgrade;
+        });
 
         // systemd's notify socket, through the app's ISystemdNotifier (UseSystemd) or one of our own when the app has none.
         services.TryAddSingleton(sp => new SystemdReporter(
-            sp.GetService<ISystemdNotifier>() ?? new SystemdNotifier(),
+            sp.GetService<ISystemdNotifier>() ?? new HandoverAwareNotifier(new SystemdNotifier(), sp.GetRequiredService<ShutdownState>()),
             sp.GetService<IHostLifetime>(),
             sp.GetRequiredService<WorkerPool>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -173,6 +186,8 @@ internal static class WorkersSetup
 
     private static void OverrideCoordinatorServices(IServiceCollection services)
     {
+        HandoverAwareNotifier.Decorate(services);
+
         services.RemoveAll<IConnectionListenerFactory>();
         services.RemoveAll<IMultiplexedConnectionListenerFactory>();
         services.AddSingleton<IConnectionListenerFactory, CoordinatorConnectionListenerFactory>();

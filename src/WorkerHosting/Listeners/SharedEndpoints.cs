@@ -18,13 +18,51 @@ internal sealed partial class SharedEndpoints : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly Lock _lock = new();
     private readonly List<Binding> _bindings = [];
+    private readonly Dictionary<string, int> _inherited;
     private bool _disposed;
 
     public SharedEndpoints(SocketTransportSettings settings, ILogger<SharedEndpoints> logger, TimeProvider timeProvider)
+        : this(settings, logger, timeProvider, InheritedSockets.TakeFromEnvironment())
+    {
+    }
+
+    /// <summary>
+    /// <paramref name="inherited"/>: the listening sockets a previous process passed in a hot upgrade, by endpoint key and
+    /// occurrence; they are adopted instead of bound.
+    /// </summary>
+    internal SharedEndpoints(SocketTransportSettings settings, ILogger<SharedEndpoints> logger, TimeProvider timeProvider, Dictionary<string, int> inherited)
     {
         _settings = settings;
         _logger = logger;
         _timeProvider = timeProvider;
+        _inherited = inherited;
+    }
+
+    /// <summary>Whether this process was started by a hot upgrade, with the previous process's sockets.</summary>
+    public bool Inherited => _inherited.Count > 0;
+
+    /// <summary>Each listening socket with the key the next process finds it by (its endpoint key and occurrence).</summary>
+    public IReadOnlyList<(string Key, SharedListener Listener)> Handoverable
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+                var sockets = new List<(string, SharedListener)>();
+                foreach (var binding in _bindings)
+                {
+                    var occurrence = seen.GetValueOrDefault(binding.Key);
+                    seen[binding.Key] = occurrence + 1;
+                    if (binding.Listener is { } listener)
+                    {
+                        sockets.Add((InheritedSockets.Key(binding.Key, occurrence), listener));
+                    }
+                }
+
+                return sockets;
+            }
+        }
     }
 
     public IReadOnlyList<SharedListener> Listeners
@@ -46,7 +84,7 @@ internal sealed partial class SharedEndpoints : IDisposable
         Socket socket;
         try
         {
-            socket = ListenSocketFactory.CreateBoundSocket(endpoint, _settings.Backlog);
+            socket = TryAdoptInherited(endpoint) ?? ListenSocketFactory.CreateBoundSocket(endpoint, _settings.Backlog);
         }
         catch (Exception e)
         {
@@ -118,7 +156,7 @@ internal sealed partial class SharedEndpoints : IDisposable
         }
     }
 
-    public Task StopAcceptingAsync() => Task.WhenAll(Listeners.Select(l => l.StopAcceptingAsync()));
+    public Task StopAcceptingAsync(bool leaveQueued = false) => Task.WhenAll(Listeners.Select(l => l.StopAcceptingAsync(leaveQueued)));
 
     public void Dispose()
     {
@@ -138,6 +176,24 @@ internal sealed partial class SharedEndpoints : IDisposable
         {
             listener.Dispose();
         }
+    }
+
+    /// <summary>The socket the previous process passed for this endpoint (its same occurrence), if any.</summary>
+    private Socket? TryAdoptInherited(EndPoint endpoint)
+    {
+        if (_inherited.Count == 0)
+        {
+            return null;
+        }
+
+        var key = Key(endpoint);
+        int occurrence;
+        lock (_lock)
+        {
+            occurrence = _bindings.Count(b => b.Key == key);
+        }
+
+        return _inherited.Remove(InheritedSockets.Key(key, occurrence), out var descriptor) ? InheritedSockets.Adopt(descriptor) : null;
     }
 
     /// <summary>What identifies an endpoint a server asks for: its family and address, or the file handle it names.</summary>

@@ -43,6 +43,9 @@ internal sealed partial class SharedListener : IDisposable
     /// <summary>The endpoint the socket is bound to (port 0 resolved once, for every worker).</summary>
     public EndPoint LocalEndPoint { get; }
 
+    /// <summary>The listening socket (a hot upgrade passes it to the next process).</summary>
+    public Socket Socket => _socket;
+
     /// <summary>The app's socket settings, which the workers' listeners apply to the connections they accept.</summary>
     public SocketTransportSettings Settings { get; }
 
@@ -76,7 +79,11 @@ internal sealed partial class SharedListener : IDisposable
     /// Stops accepting: connections already in the accept queue are accepted and handed to workers first, then the
     /// socket is closed, so a client connecting from now on is refused rather than left waiting.
     /// </summary>
-    public async Task StopAcceptingAsync()
+    /// <param name="leaveQueued">
+    /// A hot upgrade handed the socket to the next process: leave the connections in the queue to it, and close only this
+    /// process's descriptor (the socket stays open, listening, in the next process).
+    /// </param>
+    public async Task StopAcceptingAsync(bool leaveQueued = false)
     {
         lock (_lock)
         {
@@ -93,7 +100,7 @@ internal sealed partial class SharedListener : IDisposable
 
         try
         {
-            while (_socket.Poll(0, SelectMode.SelectRead))
+            while (!leaveQueued && _socket.Poll(0, SelectMode.SelectRead))
             {
                 Dispatch(_socket.Accept());
             }

@@ -44,15 +44,22 @@ internal sealed partial class SystemdReporter : IDisposable
 
     public bool IsEnabled => _notifier.IsEnabled;
 
-    /// <summary>The workers serve: <c>READY=1</c> (unless the host's systemd lifetime sends it), a status, and the watchdog starts.</summary>
-    public void Started()
+    /// <summary>
+    /// The workers serve: <c>READY=1</c> (unless the host's systemd lifetime sends it), a status, and the watchdog starts.
+    /// A process started by a hot upgrade also becomes the service's main process (<c>MAINPID=</c>; the unit needs
+    /// <c>NotifyAccess=all</c>, since systemd takes it from a process that is not yet its main one).
+    /// </summary>
+    public void Started(bool becomeMainProcess = false)
     {
         if (!IsEnabled)
         {
             return;
         }
 
-        Send(_lifetimeNotifies ? $"STATUS={Status()}" : $"READY=1\nSTATUS={Status()}");
+        // A hot-upgraded process has no systemd lifetime (its parent is the previous process), so it sends READY=1 itself.
+        var mainProcess = becomeMainProcess ? string.Create(CultureInfo.InvariantCulture, $"MAINPID={Environment.ProcessId}\n") : "";
+        var ready = becomeMainProcess || !_lifetimeNotifies ? "READY=1\n" : "";
+        Send($"{mainProcess}{ready}STATUS={Status()}");
         if (_watchdogInterval is { } interval)
         {
             // Half the interval systemd allows, as sd_watchdog_enabled(3) advises.
@@ -166,6 +173,13 @@ internal sealed partial class SystemdReporter : IDisposable
 
     private void Send(string message)
     {
+        // After a hot upgrade the next process is the main one: a word from this one (STOPPING=1 above all) would be
+        // taken as the service's.
+        if (_pool.Shutdown.HandedOver)
+        {
+            return;
+        }
+
         try
         {
             _notifier.Notify(new ServiceState(message));

@@ -36,6 +36,9 @@ app.MapGet("/hosted", () => StartupProbe.Started ? "started" : "not started");
 app.MapHealthChecks("/healthz/ready", new() { Predicate = check => check.Tags.Contains("ready") });
 app.MapHealthChecks("/healthz/live", new() { Predicate = _ => false });
 
+// Which process served (a hot upgrade replaces it).
+app.MapGet("/pid", () => Environment.ProcessId);
+
 app.MapGet("/json", () => new Forecast(new DateOnly(2026, 11, 24), 21, "Mild"));
 
 // Sends the headers at once (the client knows the request is in flight), then finishes the body after `ms`.

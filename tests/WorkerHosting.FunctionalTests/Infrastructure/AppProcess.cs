@@ -18,6 +18,7 @@ internal sealed partial class AppProcess : IAsyncDisposable
     public const int SigQuit = 3;
     public const int SigTtin = 21;
     public const int SigTtou = 22;
+    public const int SigUsr2 = 12;
 
     private readonly Process _process;
     private readonly Lock _lock = new();
@@ -25,7 +26,13 @@ internal sealed partial class AppProcess : IAsyncDisposable
     private readonly List<(Regex Pattern, TaskCompletionSource<Match> Found)> _waiters = [];
     private readonly List<Action> _lineObservers = [];
 
-    private AppProcess(Process process) => _process = process;
+    private readonly TaskCompletionSource _processExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private AppProcess(Process process)
+    {
+        _process = process;
+        process.Exited += (_, _) => _processExited.TrySetResult();
+    }
 
     /// <summary>Whether GNU env (coreutils 8.31 or later) can reset ignored signals for the app.</summary>
     private static bool ResetSignals { get; } = OperatingSystem.IsLinux() && CanResetSignals();
@@ -237,6 +244,47 @@ internal sealed partial class AppProcess : IAsyncDisposable
         // Let the asynchronous readers deliver the last lines.
         _process.WaitForExit();
         return _process.ExitCode;
+    }
+
+    /// <summary>
+    /// Waits for the process itself to exit, not for the end of its output: a process it started (a hot upgrade's) shares
+    /// its output and may hold it open.
+    /// </summary>
+    public async Task<int> WaitForProcessExitAsync()
+    {
+        try
+        {
+            await _processExited.Task.DefaultTimeout();
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"The app did not exit. Its output:\n{Output}", e);
+        }
+
+        return _process.ExitCode;
+    }
+
+    /// <summary>Sends a signal to another process the test is responsible for (one the app started).</summary>
+    public static void SignalProcess(int processId, int signal)
+    {
+        if (Kill(processId, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({processId}, {signal}) failed with errno {Marshal.GetLastPInvokeError()}.");
+        }
+    }
+
+    /// <summary>Waits until a process that is not the test's child is gone (its /proc entry disappears).</summary>
+    public static async Task WaitForProcessGoneAsync(int processId)
+    {
+        using var timeout = new CancellationTokenSource(TaskTimeoutExtensions.DefaultTimeoutValue);
+        using var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        while (Directory.Exists($"/proc/{processId}"))
+        {
+            if (!await poll.WaitForNextTickAsync(timeout.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default))
+            {
+                throw new TimeoutException($"Process {processId} did not exit.");
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()
