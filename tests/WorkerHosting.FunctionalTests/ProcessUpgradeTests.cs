@@ -12,8 +12,11 @@ public sealed class ProcessUpgradeTests
     [Fact]
     public async Task SigUsr2UnderLoad_TheNewProcessServesAndTheOldExitsZero_NoRequestFails()
     {
-        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", "--Workers:GracefulTimeout=00:00:10"]);
+        using var pidFile = TempFile.Create("pid", ".pid");
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal,
+            ["--Workers:Count=2", "--Workers:GracefulTimeout=00:00:10", $"--Workers:PidFile={pidFile.Path}"]);
         await using var _ = app;
+        Assert.Equal($"{app.Id}\n", await File.ReadAllTextAsync(pidFile.Path));
         int? next = null;
         try
         {
@@ -46,6 +49,38 @@ public sealed class ProcessUpgradeTests
             using var client = Http.NewConnectionPerRequest(address);
             Assert.Equal(next.Value.ToString(CultureInfo.InvariantCulture), await client.GetStringAsync("/pid"));
             Assert.Equal(1, app.CountLines(@"Hot upgrade refused: another hot upgrade is running"));
+
+            // The PID file names the new process; the old one left it alone.
+            Assert.Equal($"{next}\n", await File.ReadAllTextAsync(pidFile.Path));
+        }
+        finally
+        {
+            if (next is { } pid && Directory.Exists($"/proc/{pid}"))
+            {
+                AppProcess.SignalProcess(pid, AppProcess.SigTerm);
+                await AppProcess.WaitForProcessGoneAsync(pid);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task PastTheLeakLimit_UpgradeOnLeakLimitReplacesTheProcess()
+    {
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal,
+            ["--Workers:Count=1", "--Workers:MaxLeakedWorkers=0", "--Workers:UpgradeOnLeakLimit=true", "--TestApp:LeakOnStart=true"]);
+        await using var _ = app;
+        int? next = null;
+        try
+        {
+            // The reload's old worker cannot unload (its ProcessExit handler holds it): the first leak is past the limit.
+            app.Signal(AppProcess.SigHup);
+            await app.WaitForOutputAsync(@"replacing the process by a hot upgrade \(Workers:UpgradeOnLeakLimit\)");
+            var serves = await app.WaitForOutputAsync(@"Hot upgrade: process (?<pid>\d+) serves after");
+            next = int.Parse(serves.Groups["pid"].Value, CultureInfo.InvariantCulture);
+
+            Assert.Equal(0, await app.WaitForProcessExitAsync());
+            using var client = Http.NewConnectionPerRequest(address);
+            Assert.Equal(next.Value.ToString(CultureInfo.InvariantCulture), await client.GetStringAsync("/pid"));
         }
         finally
         {

@@ -86,6 +86,23 @@ public sealed class WorkersOptions
     public int MaxLeakedWorkers { get; set; } = WorkersDefaults.MaxLeakedWorkers;
 
     /// <summary>
+    /// Gets or sets whether a process whose leaked workers go past <see cref="MaxLeakedWorkers"/> replaces itself by a hot
+    /// upgrade (as SIGUSR2 does): a new process of the same app takes over the listening sockets, and this one, with the
+    /// memory its leaked workers hold, drains and exits.
+    /// </summary>
+    /// <value>Defaults to <see langword="false"/>: past the limit an error is logged, and the operator decides.</value>
+    /// <remarks>Linux only, as the hot upgrade. If the upgrade fails, the error says why and this process keeps serving.</remarks>
+    public bool UpgradeOnLeakLimit { get; set; }
+
+    /// <summary>
+    /// Gets or sets a file the coordinator writes its process ID to once its workers are ready, and deletes when it exits
+    /// (gunicorn's <c>pidfile</c>), for supervisors that track the process by file. After a hot upgrade the new process
+    /// writes its own ID there, and the old one leaves the file alone.
+    /// </summary>
+    /// <value>Defaults to <see langword="null"/>: no file. Its directory must exist.</value>
+    public string? PidFile { get; set; }
+
+    /// <summary>
     /// Gets or sets whether a stopped worker's leftovers in the process are released so that it can be unloaded: what
     /// its code registered process-wide and never unregistered (meters whose callbacks are its code, meter, activity,
     /// event and diagnostic listeners, subscriptions to diagnostic listeners, timers and delay loops of its code,

@@ -62,6 +62,12 @@ internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
             builder.AddError(Invalid(nameof(WorkersOptions.MaxLeakedWorkers), options.MaxLeakedWorkers, "must be 0 or positive", "the number of stopped workers that may stay in memory before an error is logged"));
         }
 
+        if (options.PidFile is { } pidFile &&
+            (string.IsNullOrWhiteSpace(pidFile) || !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(pidFile)))))
+        {
+            builder.AddError(Invalid(nameof(WorkersOptions.PidFile), pidFile, "must be a file in an existing directory", "a path such as '/run/myapp/myapp.pid', or remove it"));
+        }
+
         var restart = options.Restart;
         const string Restart = nameof(WorkersOptions.Restart) + ":";
         if (restart.Delay <= TimeSpan.Zero || restart.Delay > MaxGracefulTimeout)

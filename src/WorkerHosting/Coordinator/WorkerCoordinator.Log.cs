@@ -27,6 +27,14 @@ internal sealed partial class WorkerCoordinator
             "Received {Signal} again: the shutdown delay ends now.", EventName = "ShutdownDelayEnded")]
         public static partial void ShutdownDelayEnded(ILogger logger, string signal);
 
+        [LoggerMessage(WorkersEventIds.PidFileFailed, LogLevel.Error,
+            "Could not write the PID file '{Path}' (Workers:PidFile).", EventName = "PidFileFailed")]
+        public static partial void PidFileFailed(ILogger logger, string path, Exception exception);
+
+        [LoggerMessage(WorkersEventIds.UpgradingForLeaks, LogLevel.Warning,
+            "More than {Limit} stopped workers stay in memory: replacing the process by a hot upgrade (Workers:UpgradeOnLeakLimit).", EventName = "UpgradingForLeaks")]
+        public static partial void UpgradingForLeaks(ILogger logger, int limit);
+
         [LoggerMessage(WorkersEventIds.StoppedAccepting, LogLevel.Information,
             "Stopped accepting connections.", EventName = "StoppedAccepting")]
         public static partial void StoppedAccepting(ILogger logger);

@@ -42,6 +42,7 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
     private volatile bool _stopping;
     private volatile bool _fastStop;
     private int _stopSignalCount;
+    private string? _pidFile;
     private int _shutdownDelayRunning;
 
     public WorkerCoordinator(
@@ -116,9 +117,12 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
 
         _endpoints.StartAccepting();
 
-        // Started by a hot upgrade: the previous process stops now, and this one becomes systemd's main process.
+        // Started by a hot upgrade: the previous process stops now (its PID file is ours first, so it leaves it), and
+        // this one becomes systemd's main process.
+        WritePidFile(options.PidFile);
         _upgrade.ReportReadyToPreviousProcess();
         _systemd.Started(becomeMainProcess: _upgrade.StartedByUpgrade);
+        _pool.Loop.UnloadVerifier.LeakLimitExceeded += OnLeakLimitExceeded;
         Log.WorkersStarted(_lifetimeLogger, _pool.GetWorkers().Count(w => w.State == WorkerState.Ready), options.Count, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
     }
 
@@ -196,7 +200,66 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         return _pool.StopAsync(graceful, cancellationToken);
     }
 
-    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        _pool.Loop.UnloadVerifier.LeakLimitExceeded -= OnLeakLimitExceeded;
+        DeletePidFile();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Workers:PidFile: written (whole, by rename) once the workers are ready.</summary>
+    private void WritePidFile(string? path)
+    {
+        if (path is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var temporary = path + ".tmp";
+            File.WriteAllText(temporary, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n");
+            File.Move(temporary, path, overwrite: true);
+            _pidFile = path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.PidFileFailed(_logger, path, e);
+        }
+    }
+
+    /// <summary>Deleted at exit, unless it names another process now (the one a hot upgrade started).</summary>
+    private void DeletePidFile()
+    {
+        if (_pidFile is not { } path)
+        {
+            return;
+        }
+
+        try
+        {
+            if (File.ReadAllText(path).Trim() == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            {
+                File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Gone already, or not ours to delete.
+        }
+    }
+
+    /// <summary>Workers:UpgradeOnLeakLimit: a process that holds too many leaked workers replaces itself.</summary>
+    private void OnLeakLimitExceeded()
+    {
+        if (_stopping || !_pool.Options.UpgradeOnLeakLimit)
+        {
+            return;
+        }
+
+        Log.UpgradingForLeaks(_lifetimeLogger, _pool.Options.MaxLeakedWorkers);
+        _ = _upgrade.UpgradeAsync(CancellationToken.None);
+    }
 
     public void Dispose()
     {

@@ -18,6 +18,8 @@ internal static class WorkersEventIds
     public const int CommandFailed = 10;
     public const int ShutdownDelayStarted = 11;
     public const int ShutdownDelayEnded = 12;
+    public const int PidFileFailed = 13;
+    public const int UpgradingForLeaks = 14;
 
     // 100-199: workers
     public const int WorkerBooting = 100;

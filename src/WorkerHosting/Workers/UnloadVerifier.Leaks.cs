@@ -80,7 +80,11 @@ internal sealed partial class UnloadVerifier
         }
 
         Log.LeakedWorkersLimitExceeded(logger, count, limit, bytes / 1_048_576.0);
+        LeakLimitExceeded?.Invoke();
     }
+
+    /// <summary>Raised each time the number of leaked workers alive goes past the limit (Workers:UpgradeOnLeakLimit acts on it).</summary>
+    public event Action? LeakLimitExceeded;
 
     private sealed record Leak(UnloadingWorker Worker, long EstimatedBytes, long FoundAt, LeakedWorkerSnapshot Snapshot);
 }

@@ -13,6 +13,12 @@ if (builder.Configuration["TestApp:SystemdSockets"] == "true")
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.UseSystemd());
 }
 
+// A worker that leaks: a handler of its code registered process-wide and never removed keeps its load context alive.
+if (builder.Configuration["TestApp:LeakOnStart"] == "true")
+{
+    AppDomain.CurrentDomain.ProcessExit += Leak.OnProcessExit;
+}
+
 var app = builder.Build();
 
 var context = app.Services.GetRequiredService<IWorkerContext>();
@@ -92,6 +98,13 @@ internal sealed record WorkerInfo(int Slot, int Generation, string Role);
 internal sealed record CounterValue(int Worker, int Count);
 
 internal sealed record Forecast(DateOnly Date, int TemperatureC, string Summary);
+
+internal static class Leak
+{
+    public static void OnProcessExit(object? sender, EventArgs e)
+    {
+    }
+}
 
 internal static class Counter
 {

@@ -38,7 +38,7 @@ public class WorkersConfigurationKeysTests
         var error = Assert.Single(WorkersConfigurationKeys.FindUnknown(section));
 
         Assert.Equal(
-            "'Workers:GracefulTimout' (value '00:01:00') is not a WorkerHosting setting, so it would be ignored. Check its spelling (environment variables separate levels with '__'); the keys of 'Workers' are Count, GracefulTimeout, StartupTimeout, MaxRequests, MaxRequestsJitter, Watch, MaxLeakedWorkers, ReleaseLeftovers, Restart.",
+            "'Workers:GracefulTimout' (value '00:01:00') is not a WorkerHosting setting, so it would be ignored. Check its spelling (environment variables separate levels with '__'); the keys of 'Workers' are Count, GracefulTimeout, ShutdownDelay, StartupTimeout, MaxRequests, MaxRequestsJitter, Watch, MaxLeakedWorkers, UpgradeOnLeakLimit, PidFile, ReleaseLeftovers, Restart.",
             error);
     }
 

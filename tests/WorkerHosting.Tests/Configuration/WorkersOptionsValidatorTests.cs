@@ -83,6 +83,26 @@ public class WorkersOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_PidFileInAnExistingDirectory_Succeeds()
+    {
+        var result = _validator.Validate(null, new WorkersOptions { PidFile = Path.Combine(Path.GetTempPath(), "app.pid") });
+
+        Assert.True(result.Succeeded);
+    }
+
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("/no/such/directory/app.pid")]
+    public void Validate_PidFileNotInAnExistingDirectory_FailsNamingKeyAndValue(string pidFile)
+    {
+        var result = _validator.Validate(null, new WorkersOptions { PidFile = pidFile });
+
+        var failure = Assert.Single(FailuresOf(result));
+        Assert.Contains("Workers:PidFile", failure, StringComparison.Ordinal);
+        Assert.Contains($"'{pidFile}'", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_GracefulTimeoutZero_FailsNamingKeyAndValue()
     {
         var result = _validator.Validate(null, new WorkersOptions { GracefulTimeout = TimeSpan.Zero });
