@@ -69,5 +69,35 @@ public sealed class SystemdNotifyTests
         Assert.Equal(0, await app.WaitForExitAsync());
     }
 
+    [Fact]
+    public async Task AHotUpgrade_MakesTheNewProcessTheMainOneAndTheOldSaysNothingMore()
+    {
+        using var notify = new FakeNotifySocket();
+        var (app, _) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=1"],
+            new Dictionary<string, string?> { ["NOTIFY_SOCKET"] = notify.Path });
+        await using var __ = app;
+        int? next = null;
+        try
+        {
+            await notify.WaitForAsync("READY=1");
+            app.Signal(AppProcess.SigUsr2);
+            var serves = await app.WaitForOutputAsync(@"Hot upgrade: process (?<pid>\d+) serves after");
+            next = int.Parse(serves.Groups["pid"].Value, CultureInfo.InvariantCulture);
+            Assert.Equal(0, await app.WaitForProcessExitAsync());
+
+            // The new process took over as the main process; the old one sent no STOPPING=1 (systemd would stop the service).
+            Assert.Equal(["READY=1", $"MAINPID={next}"], notify.Kinds);
+            Assert.StartsWith($"MAINPID={next}\nREADY=1\nSTATUS=1 of 1 workers ready", notify.Messages[1], StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (next is { } pid && Directory.Exists($"/proc/{pid}"))
+            {
+                AppProcess.SignalProcess(pid, AppProcess.SigTerm);
+                await AppProcess.WaitForProcessGoneAsync(pid);
+            }
+        }
+    }
+
     private static long MonotonicMicroseconds() => (long)((Int128)Stopwatch.GetTimestamp() * 1_000_000 / Stopwatch.Frequency);
 }
