@@ -57,4 +57,9 @@ internal static class WorkersEventIds
     public const int WorkerRestartingAfterEarlyEnd = 314;
 
     // 400-499: configuration
+
+    // 500-599: hooks
+    public const int HookFailed = 500;
+    public const int HookTimedOut = 501;
+    public const int HookObserversUnavailable = 502;
 }
