@@ -91,6 +91,23 @@ public sealed class LifecycleHooksTests
     }
 
     [Fact]
+    public async Task Hooks_Recycle_TheReplacementIsReadyBeforeTheOldWorkerExits()
+    {
+        await using var pool = new PoolHarness(o => o.MaxRequests = 100);
+        var observer = new RecordingObserver();
+        pool.Observers.Add(observer);
+        var workers = await pool.StartAsync();
+        await observer.WaitForAsync("PoolReady 2/2");
+        var started = observer.Events.Count;
+
+        workers[1].RequestsServed = 100;
+        workers[1].ReachRequestLimit();
+        await observer.WaitForAsync("Exited 1/1 Recycle");
+
+        Assert.Equal(["Booting 1/2", "Ready 1/2", "Exited 1/1 Recycle"], observer.Events.Skip(started));
+    }
+
+    [Fact]
     public async Task Hooks_AWorkerThatNeverExits_IsReportedGivenUpAtItsExitDeadline()
     {
         await using var pool = new PoolHarness();
@@ -129,8 +146,10 @@ public sealed class LifecycleHooksTests
         Assert.All(failures, f => Assert.Contains(typeof(RecordingObserver).FullName!, f.Message, StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Hooks_OneHangs_ThePoolGoesOnAndTheNextHookRunsAtTheTimeout()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Hooks_OneHangs_ThePoolGoesOnAndTheNextHookRunsAtTheTimeout(bool blocksItsThread)
     {
         await using var pool = new PoolHarness();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -144,8 +163,14 @@ public sealed class LifecycleHooksTests
                     return Task.CompletedTask;
                 }
 
-                // App code that ignores its token.
+                // App code that ignores its token: awaiting, or blocking its thread before it returns a task.
                 hungToken = cancellationToken;
+                if (blocksItsThread)
+                {
+                    release.Task.Wait(CancellationToken.None);
+                    return Task.CompletedTask;
+                }
+
                 return release.Task;
             },
         };
