@@ -18,6 +18,12 @@ internal static class WorkersDefaults
 
     public static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long one call of a lifecycle hook (an <see cref="IWorkerLifecycleObserver"/> method) may take before the next
+    /// one runs: its token is cancelled and the late call is logged and left to finish on its own.
+    /// </summary>
+    public static readonly TimeSpan HookTimeout = TimeSpan.FromSeconds(5);
+
     public static int Count => Environment.ProcessorCount;
 
     /// <summary>Leaked workers tolerated before an error says the process should be replaced.</summary>

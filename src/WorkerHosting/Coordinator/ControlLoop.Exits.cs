@@ -29,8 +29,16 @@ internal sealed partial class ControlLoop
 
         if (tracked)
         {
-            // One given up was counted then.
+            // One given up was counted (and reported to the hooks) then.
             _metrics.WorkerExited(ExitReason(worker));
+            _hooks.WorkerExited(new WorkerExitedEvent
+            {
+                Slot = handle.Slot,
+                Generation = handle.Generation,
+                Reason = ExitReason(worker),
+                Exception = exception ?? worker.StartFailure,
+                RequestsServed = handle.RequestsServed,
+            });
         }
 
         if (planned)
@@ -68,6 +76,7 @@ internal sealed partial class ControlLoop
         }
 
         worker.MarkGone();
+        EndReloadsDone();
         CompleteStopIfDone();
     }
 
@@ -88,6 +97,15 @@ internal sealed partial class ControlLoop
         var waited = _timeProvider.GetElapsedTime(worker.StopStartedAt);
         Log.WorkerDidNotExit(_lifetimeLogger, worker.Handle.Slot, worker.Handle.Generation, waited);
         _metrics.WorkerExited(ExitReason(worker));
+        _hooks.WorkerExited(new WorkerExitedEvent
+        {
+            Slot = worker.Handle.Slot,
+            Generation = worker.Handle.Generation,
+            Reason = ExitReason(worker),
+            Exception = worker.StartFailure,
+            RequestsServed = worker.Handle.RequestsServed,
+            GivenUp = true,
+        });
         if (worker.Handle.GiveUp(waited) is { } kept)
         {
             // Counted and listed with the leaked workers (GetLeakedWorkers, Workers:MaxLeakedWorkers).
@@ -95,6 +113,7 @@ internal sealed partial class ControlLoop
         }
 
         worker.MarkGone();
+        EndReloadsDone();
         CompleteStopIfDone();
     }
 
@@ -105,6 +124,7 @@ internal sealed partial class ControlLoop
         var workers = _set.Workers;
         _stopCount = workers.Length;
         Log.WorkersDraining(_lifetimeLogger, workers.Length, command.GracefulTimeout);
+        _hooks.PoolStopping(_set.Count, ReadyCount());
         foreach (var worker in workers)
         {
             _stopper.Stop(worker, WorkerExitReason.Stop, redirectConnections: false, command.GracefulTimeout);
@@ -112,6 +132,24 @@ internal sealed partial class ControlLoop
 
         CompleteStopIfDone();
     }
+
+    /// <summary>Ends the reloads whose replaced workers have all gone: their hook, then their reply.</summary>
+    private void EndReloadsDone()
+    {
+        for (var i = 0; i < _reloadsEnding.Count; i++)
+        {
+            var ending = _reloadsEnding[i];
+            ending.Waiting.RemoveAll(w => w.Gone.IsCompleted);
+            if (ending.Waiting.Count == 0)
+            {
+                _reloadsEnding.RemoveAt(i--);
+                _hooks.ReloadEnded(ending.Result);
+                ending.Reply.TrySetResult(ending.Result);
+            }
+        }
+    }
+
+    private int ReadyCount() => _set.Workers.Count(w => w.State == WorkerState.Ready);
 
     /// <summary>Why the worker was stopped; one that ended unasked failed.</summary>
     private static WorkerExitReason ExitReason(WorkerEntry worker) => worker.StopStartedAt != 0 ? worker.StopReason : WorkerExitReason.Failure;
@@ -124,7 +162,18 @@ internal sealed partial class ControlLoop
         }
 
         Log.WorkersStopped(_lifetimeLogger, _stopCount, _timeProvider.GetElapsedTime(_stopStartedAt).TotalMilliseconds);
+        _hooks.PoolStopped(_set.Count);
         _ended = true;
         _stop.Reply.TrySetResult();
+    }
+
+    /// <summary>A reload whose new workers serve, waiting for the workers it replaced to go.</summary>
+    private sealed class ReloadEnding(WorkerReloadResult result, List<WorkerEntry> waiting, TaskCompletionSource<WorkerReloadResult> reply)
+    {
+        public WorkerReloadResult Result { get; } = result;
+
+        public List<WorkerEntry> Waiting { get; } = waiting;
+
+        public TaskCompletionSource<WorkerReloadResult> Reply { get; } = reply;
     }
 }

@@ -23,6 +23,7 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
     private readonly WorkerSet _set = new();
     private readonly WorkerStopper _stopper;
     private readonly WorkerBooter _booter;
+    private readonly LifecycleHooks _hooks;
     private readonly UnloadVerifier _unloadVerifier;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly WorkersMetrics _metrics;
@@ -32,6 +33,7 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lock = new();
     private readonly List<Task> _background = [];
+    private readonly List<ReloadEnding> _reloadsEnding = [];
 
     private WorkersOptions _options;
     private ResiliencePipeline _restartPipeline;
@@ -45,7 +47,13 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
     private Task? _completion;
 
     public ControlLoop(
-        WorkersOptions options, IWorkerFactory factory, IHostApplicationLifetime lifetime, WorkersMetrics metrics, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+        WorkersOptions options,
+        IWorkerFactory factory,
+        Func<IEnumerable<IWorkerLifecycleObserver>> observers,
+        IHostApplicationLifetime lifetime,
+        WorkersMetrics metrics,
+        ILoggerFactory loggerFactory,
+        TimeProvider timeProvider)
     {
         _options = options;
         _metrics = metrics;
@@ -54,7 +62,8 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
         _lifetimeLogger = loggerFactory.CreateLogger(WorkersLogCategories.Lifetime);
         _timeProvider = timeProvider;
         _stopper = new WorkerStopper(timeProvider, this);
-        _booter = new WorkerBooter(_set, factory, _stopper, this, metrics, _lifetimeLogger, timeProvider);
+        _hooks = new LifecycleHooks(observers, loggerFactory.CreateLogger<LifecycleHooks>(), timeProvider);
+        _booter = new WorkerBooter(_set, factory, _stopper, this, _hooks, metrics, _lifetimeLogger, timeProvider);
         _unloadVerifier = new UnloadVerifier(_lifetimeLogger, loggerFactory.CreateLogger<UnloadVerifier>(), timeProvider, () => Options.MaxLeakedWorkers, () => Options.ReleaseLeftovers);
         metrics.Observe(_set, _unloadVerifier);
         (_restartPipeline, _crashLoop) = BuildRestart(options.Restart);
@@ -67,6 +76,9 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
 
     public UnloadVerifier UnloadVerifier => _unloadVerifier;
 
+    /// <summary>Delivers the lifecycle events the loop raises to the app's observers.</summary>
+    public LifecycleHooks Hooks => _hooks;
+
     /// <summary>Completes when the loop has ended (after a stop).</summary>
     public Task Completion => _completion ?? Task.CompletedTask;
 
@@ -77,6 +89,7 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
     {
         using (ExecutionContext.SuppressFlow())
         {
+            _hooks.Run();
             _completion = Task.Run(RunAsync);
         }
     }
@@ -177,6 +190,7 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
     private async Task StartWorkersAsync(WorkerCommand.Start command)
     {
         var options = Options;
+        _hooks.PoolStarting(options.Count);
         var slots = _set.Grow(options.Count);
         WorkerFailedException[] failures;
         try
@@ -200,6 +214,7 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
 
         // The reference for estimating what a worker that stays alive after unloading holds.
         _unloadVerifier.RecordLiveHeap();
+        _hooks.PoolReady(_set.Count, ReadyCount());
         command.Reply.TrySetResult();
     }
 
@@ -220,8 +235,13 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
             return;
         }
 
-        var completion = await RollingReload.RunAsync(_set, _booter, Options, _metrics, _lifetimeLogger, _timeProvider, _stopping.Token).ConfigureAwait(false);
-        Track(ForwardAsync(completion, command.Reply));
+        _hooks.ReloadStarting(_set.Count, ReadyCount());
+        var (result, replaced) = await RollingReload.RunAsync(_set, _booter, Options, _metrics, _lifetimeLogger, _timeProvider, _stopping.Token).ConfigureAwait(false);
+
+        // It ends when the workers it replaced have gone (the loop sees each go), so its end follows their exits.
+        var ending = new ReloadEnding(result, [.. replaced.Where(w => !w.Gone.IsCompleted)], command.Reply);
+        _reloadsEnding.Add(ending);
+        EndReloadsDone();
     }
 
     private async Task ScaleAsync(WorkerCommand.Scale command)
@@ -234,7 +254,7 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
 
         try
         {
-            var ended = await WorkerScaler.RunAsync(_set, _booter, _stopper, command.Target(_set.Count), Options, _lifetimeLogger, _stopping.Token).ConfigureAwait(false);
+            var ended = await WorkerScaler.RunAsync(_set, _booter, _stopper, _hooks, command.Target(_set.Count), Options, _lifetimeLogger, _stopping.Token).ConfigureAwait(false);
             Track(ForwardAsync(ended, command.Reply));
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -258,9 +278,6 @@ internal sealed partial class ControlLoop : ILifecycleEvents, IDisposable
         {
         }
     }
-
-    private static async Task ForwardAsync<T>(Task<T> completion, TaskCompletionSource<T> reply)
-        => reply.TrySetResult(await completion.ConfigureAwait(false));
 
     private static async Task ForwardAsync(Task completion, TaskCompletionSource reply)
     {

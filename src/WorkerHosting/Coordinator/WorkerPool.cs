@@ -19,13 +19,14 @@ internal sealed class WorkerPool : IWorkerPool, IDisposable
     public WorkerPool(
         WorkersOptions options,
         IWorkerFactory factory,
+        Func<IEnumerable<IWorkerLifecycleObserver>> observers,
         IHostApplicationLifetime lifetime,
         WorkersMetrics metrics,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider,
         ShutdownState? shutdown = null)
     {
-        _loop = new ControlLoop(options, factory, lifetime, metrics, loggerFactory, timeProvider);
+        _loop = new ControlLoop(options, factory, observers, lifetime, metrics, loggerFactory, timeProvider);
         Shutdown = shutdown ?? new ShutdownState();
     }
 
@@ -147,6 +148,10 @@ internal sealed class WorkerPool : IWorkerPool, IDisposable
 
             // Restarts that were cancelled, drains, and the unload verification of the last workers.
             await Task.WhenAll(_loop.Background()).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+            // The lifecycle hooks still queued, OnPoolStoppedAsync last; each is bounded, and the host's deadline bounds all.
+            _loop.Hooks.Complete();
+            await _loop.Hooks.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -72,4 +72,9 @@ internal static class WorkersEventIds
     public const int UpgradeFailed = 802;
     public const int UpgradeRefused = 803;
     public const int UpgradeReadyReportFailed = 804;
+
+    // 500-599: hooks
+    public const int HookFailed = 500;
+    public const int HookTimedOut = 501;
+    public const int HookObserversUnavailable = 502;
 }

@@ -153,6 +153,7 @@ internal static class WorkersSetup
         services.TryAddSingleton(sp => new WorkerPool(
             sp.GetRequiredService<IOptions<WorkersOptions>>().Value,
             sp.GetRequiredService<WorkerFactory>(),
+            sp.GetServices<IWorkerLifecycleObserver>,
             sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<WorkersMetrics>(),
             sp.GetRequiredService<ILoggerFactory>(),

@@ -10,16 +10,17 @@ namespace WorkerHosting.Lifecycle;
 internal static partial class RollingReload
 {
     /// <summary>
-    /// Runs the reload on the control loop: returns once every slot has its new worker (or the reload stopped), with a task
-    /// that completes, with the outcome, when the replaced workers have ended (or been given up) as well.
+    /// Runs the reload on the control loop: returns once every slot has its new worker (or the reload stopped), with the
+    /// outcome and the workers it replaced. A reload that succeeded ends when those have ended (or been given up) as well;
+    /// one that failed returns none, and ends now.
     /// </summary>
-    public static async Task<Task<WorkerReloadResult>> RunAsync(
+    public static async Task<(WorkerReloadResult Result, WorkerEntry[] Replaced)> RunAsync(
         WorkerSet set, WorkerBooter booter, WorkersOptions options, WorkersMetrics metrics, ILogger lifetimeLogger, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var started = timeProvider.GetTimestamp();
         var slots = set.Slots;
         var replaced = 0;
-        var ended = new List<Task>();
+        var ended = new List<WorkerEntry>();
         Log.ReloadStarting(lifetimeLogger, slots.Length);
         try
         {
@@ -33,7 +34,7 @@ internal static partial class RollingReload
                 var old = await booter.ReplaceAsync(slot, WorkerExitReason.Reload, options, cancellationToken).ConfigureAwait(false);
                 if (old is not null)
                 {
-                    ended.Add(old.Gone);
+                    ended.Add(old);
                 }
 
                 replaced++;
@@ -43,26 +44,20 @@ internal static partial class RollingReload
         {
             metrics.ReloadEnded(timeProvider.GetElapsedTime(started), "failed");
             Log.ReloadFailed(lifetimeLogger, replaced, e.Message, e.InnerException);
-            return Task.FromResult(Failed(replaced, e.Message));
+            return (Failed(replaced, e.Message), []);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             metrics.ReloadEnded(timeProvider.GetElapsedTime(started), "cancelled");
             Log.ReloadFailed(lifetimeLogger, replaced, "the workers are stopping", null);
-            return Task.FromResult(Failed(replaced, "The reload was cancelled: the workers are stopping."));
+            return (Failed(replaced, "The reload was cancelled: the workers are stopping."), []);
         }
 
         // Every slot serves its new worker: the next operation may begin while the old ones drain.
         var elapsed = timeProvider.GetElapsedTime(started);
         metrics.ReloadEnded(elapsed, "succeeded");
         Log.ReloadCompleted(lifetimeLogger, replaced, elapsed.TotalMilliseconds);
-        return CompleteAsync(Task.WhenAll(ended), replaced);
-    }
-
-    private static async Task<WorkerReloadResult> CompleteAsync(Task ended, int replaced)
-    {
-        await ended.ConfigureAwait(false);
-        return new WorkerReloadResult { Succeeded = true, Replaced = replaced };
+        return (new WorkerReloadResult { Succeeded = true, Replaced = replaced }, [.. ended]);
     }
 
     private static WorkerReloadResult Failed(int replaced, string reason) => new() { Succeeded = false, Replaced = replaced, Error = reason };

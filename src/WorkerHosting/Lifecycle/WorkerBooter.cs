@@ -7,7 +7,14 @@ namespace WorkerHosting.Lifecycle;
 /// Boots workers: a new generation in a slot, ready (and taking connections) or failed within the startup timeout.
 /// </summary>
 internal sealed partial class WorkerBooter(
-    WorkerSet set, Workers.IWorkerFactory factory, WorkerStopper stopper, ILifecycleEvents events, WorkersMetrics metrics, ILogger lifetimeLogger, TimeProvider timeProvider)
+    WorkerSet set,
+    Workers.IWorkerFactory factory,
+    WorkerStopper stopper,
+    ILifecycleEvents events,
+    LifecycleHooks hooks,
+    WorkersMetrics metrics,
+    ILogger lifetimeLogger,
+    TimeProvider timeProvider)
 {
     /// <summary>
     /// Starts a new worker for the slot and waits until it is ready, then lets it take connections. It does not become the
@@ -21,6 +28,7 @@ internal sealed partial class WorkerBooter(
         var worker = new WorkerEntry(handle, slot);
         set.Add(worker);
         events.OnCreated(worker);
+        hooks.WorkerBooting(slot.Index, generation);
 
         var started = timeProvider.GetTimestamp();
         Exception? failure = null;
@@ -50,6 +58,7 @@ internal sealed partial class WorkerBooter(
         if (failure is not null)
         {
             metrics.WorkerStarted(timeProvider.GetElapsedTime(started), errorType ?? failure.GetType().FullName);
+            worker.StartFailure = failure;
             stopper.Stop(worker, WorkerExitReason.Failure, redirectConnections: true, options.GracefulTimeout);
             var exception = new WorkerFailedException(slot.Index, generation, started: false,
                 $"Worker {slot.Index} (generation {generation}) failed to start: {failure.Message}", failure);
@@ -63,6 +72,7 @@ internal sealed partial class WorkerBooter(
         var elapsed = timeProvider.GetElapsedTime(started);
         metrics.WorkerStarted(elapsed, errorType: null);
         Log.WorkerReady(lifetimeLogger, slot.Index, generation, elapsed.TotalMilliseconds);
+        hooks.WorkerReady(slot.Index, generation);
         return worker;
     }
 

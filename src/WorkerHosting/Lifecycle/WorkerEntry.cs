@@ -28,6 +28,9 @@ internal sealed class WorkerEntry(IWorkerHandle handle, WorkerSlot slot)
     /// <summary>Why it was asked to stop (set with <see cref="StopStartedAt"/>); a worker that ends unasked failed.</summary>
     public WorkerExitReason StopReason { get; set; }
 
+    /// <summary>Why the worker failed to start, if it did (reported with its exit).</summary>
+    public Exception? StartFailure { get; set; }
+
     /// <summary>Fires when a stopped worker has had its graceful timeout and margin to exit.</summary>
     public ITimer? ExitDeadline { get; set; }
 

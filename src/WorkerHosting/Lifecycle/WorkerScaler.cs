@@ -15,7 +15,7 @@ internal static partial class WorkerScaler
     /// ones are stopping, with a task that completes when the removed workers have ended.
     /// </summary>
     public static async Task<Task> RunAsync(
-        WorkerSet set, WorkerBooter booter, WorkerStopper stopper, int count, WorkersOptions options, ILogger lifetimeLogger, CancellationToken cancellationToken)
+        WorkerSet set, WorkerBooter booter, WorkerStopper stopper, LifecycleHooks hooks, int count, WorkersOptions options, ILogger lifetimeLogger, CancellationToken cancellationToken)
     {
         var from = set.Count;
         var to = Math.Clamp(count, 1, WorkersOptionsValidator.MaxCount);
@@ -25,6 +25,7 @@ internal static partial class WorkerScaler
         }
 
         Log.Scaling(lifetimeLogger, from, to);
+        hooks.CountChanged(from, to);
         if (to > from)
         {
             await booter.StartSlotsAsync(set.Grow(to), options, allFailedIsFatal: false, cancellationToken).ConfigureAwait(false);

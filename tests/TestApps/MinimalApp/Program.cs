@@ -19,6 +19,12 @@ if (builder.Configuration["TestApp:LeakOnStart"] == "true")
     AppDomain.CurrentDomain.ProcessExit += Leak.OnProcessExit;
 }
 
+if (builder.Configuration["TestApp:LogHooks"] == "true")
+{
+    // Registered in every worker's services too (the same Main): only the coordinator's is called.
+    builder.Services.AddSingleton<IWorkerLifecycleObserver, HookLog>();
+}
+
 var app = builder.Build();
 
 var context = app.Services.GetRequiredService<IWorkerContext>();
@@ -147,6 +153,46 @@ internal sealed class StartupProbe(IWorkerContext worker, IConfiguration configu
     // App code that ignores its token when stopped (TestApp:IgnoreStop): it never returns.
     public Task StopAsync(CancellationToken cancellationToken)
         => configuration["TestApp:IgnoreStop"] == "true" ? Task.Delay(Timeout.Infinite, CancellationToken.None) : Task.CompletedTask;
+}
+
+/// <summary>Logs every lifecycle hook as one line, "Hook {Event}." (TestApp:LogHooks); it depends on the pool.</summary>
+internal sealed class HookLog(IWorkerPool pool, ILogger<HookLog> logger) : IWorkerLifecycleObserver
+{
+    public Task OnPoolStartingAsync(WorkerPoolEvent poolEvent, CancellationToken cancellationToken)
+        => Log($"PoolStarting {poolEvent.Count}");
+
+    public Task OnPoolReadyAsync(WorkerPoolEvent poolEvent, CancellationToken cancellationToken)
+        => Log($"PoolReady {poolEvent.ReadyCount}/{poolEvent.Count}, {pool.GetWorkers().Count(w => w.State == WorkerState.Ready)} serving");
+
+    public Task OnWorkerBootingAsync(WorkerEvent workerEvent, CancellationToken cancellationToken)
+        => Log($"Booting {workerEvent.Slot}/{workerEvent.Generation}");
+
+    public Task OnWorkerReadyAsync(WorkerEvent workerEvent, CancellationToken cancellationToken)
+        => Log($"Ready {workerEvent.Slot}/{workerEvent.Generation}");
+
+    public Task OnWorkerExitedAsync(WorkerExitedEvent exitedEvent, CancellationToken cancellationToken)
+        => Log($"Exited {exitedEvent.Slot}/{exitedEvent.Generation} {exitedEvent.Reason}");
+
+    public Task OnReloadStartingAsync(WorkerPoolEvent poolEvent, CancellationToken cancellationToken)
+        => Log($"ReloadStarting {poolEvent.Count}");
+
+    public Task OnReloadEndedAsync(WorkerReloadResult result, CancellationToken cancellationToken)
+        => Log($"ReloadEnded {(result.Succeeded ? "succeeded" : "failed")} {result.Replaced}");
+
+    public Task OnCountChangedAsync(WorkerCountChangedEvent countEvent, CancellationToken cancellationToken)
+        => Log($"CountChanged {countEvent.PreviousCount}->{countEvent.Count}");
+
+    public Task OnPoolStoppingAsync(WorkerPoolEvent poolEvent, CancellationToken cancellationToken)
+        => Log($"PoolStopping {poolEvent.ReadyCount}/{poolEvent.Count}");
+
+    public Task OnPoolStoppedAsync(WorkerPoolEvent poolEvent, CancellationToken cancellationToken)
+        => Log("PoolStopped");
+
+    private Task Log(string hook)
+    {
+        logger.LogInformation("Hook {Hook}.", hook);
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>A background service that fails when asked to (and so stops its host, the default behaviour).</summary>

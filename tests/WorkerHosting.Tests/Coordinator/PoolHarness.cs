@@ -20,8 +20,9 @@ internal sealed class PoolHarness : IAsyncDisposable
         Options.Restart.Delay = TimeSpan.FromMilliseconds(500);
         Options.Restart.ResetAfter = TimeSpan.FromSeconds(30);
         configure?.Invoke(Options);
+        ResolveObservers = () => Observers;
         Metrics = new WorkersMetrics(MeterFactory);
-        Pool = new WorkerPool(Options, Factory, Lifetime, Metrics, Logs, Time);
+        Pool = new WorkerPool(Options, Factory, () => ResolveObservers(), Lifetime, Metrics, Logs, Time);
     }
 
     /// <summary>The harness's own meter factory: a <c>MetricCollector</c> given it sees only this pool's instruments.</summary>
@@ -30,6 +31,12 @@ internal sealed class PoolHarness : IAsyncDisposable
     public WorkersMetrics Metrics { get; }
 
     public FakeWorkerFactory Factory { get; } = new();
+
+    /// <summary>The app's lifecycle observers, as the coordinator's services would resolve them (on the first event).</summary>
+    public List<IWorkerLifecycleObserver> Observers { get; } = [];
+
+    /// <summary>How the pool resolves the observers; by default, <see cref="Observers"/>.</summary>
+    public Func<IEnumerable<IWorkerLifecycleObserver>> ResolveObservers { get; set; }
 
     public ArmingTimeProvider Time { get; } = new();
 
