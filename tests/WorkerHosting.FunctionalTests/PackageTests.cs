@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using WorkerHosting.FunctionalTests.Infrastructure;
+
+namespace WorkerHosting.FunctionalTests;
+
+/// <summary>
+/// The package as a user gets it: packed into a folder, installed from there (not a project reference) into an app made
+/// by the SDK's <c>web</c> template, plus the one line; the app serves from two workers and stops with SIGTERM.
+/// </summary>
+public sealed class PackageTests
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(5);
+
+    [Fact]
+    public async Task AWebTemplateAppInstallsThePackageFromAFolderAndServesFromTwoWorkers()
+    {
+        using var work = TempDirectory.Create("package");
+        var feed = Path.Combine(work.Path, "feed");
+        var appDirectory = Path.Combine(work.Path, "HelloPackage");
+
+        // A version no other run made, so the NuGet cache cannot serve an older build under it.
+        var version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+        await RunAsync(work.Path, "pack", LibraryProject(), "-c", "Release", "-o", feed, $"-p:Version={version}");
+        Assert.True(File.Exists(Path.Combine(feed, $"WorkerHosting.{version}.nupkg")), $"dotnet pack made no WorkerHosting.{version}.nupkg.");
+
+        try
+        {
+            await RunAsync(work.Path, "new", "web", "-o", appDirectory, "-n", "HelloPackage");
+            await File.WriteAllTextAsync(Path.Combine(appDirectory, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <add key="local" value="{feed}" />
+                  </packageSources>
+                </configuration>
+                """);
+            await RunAsync(appDirectory, "add", "package", "WorkerHosting", "--version", version);
+
+            // The one line, and an endpoint that tells the test which worker answered.
+            var program = Path.Combine(appDirectory, "Program.cs");
+            var source = await File.ReadAllTextAsync(program);
+            const string Builder = "var builder = WebApplication.CreateBuilder(args);";
+            const string Build = "var app = builder.Build();";
+            Assert.Contains(Builder, source, StringComparison.Ordinal);
+            Assert.Contains(Build, source, StringComparison.Ordinal);
+            source = source
+                .Replace(Builder, Builder + "\nbuilder.UseWorkers(2);", StringComparison.Ordinal)
+                .Replace(Build, Build + "\napp.MapGet(\"/worker\", (WorkerHosting.IWorkerContext worker) => worker.Slot);", StringComparison.Ordinal);
+            await File.WriteAllTextAsync(program, source);
+
+            await RunAsync(appDirectory, "build", "-c", "Release");
+            var assembly = Path.Combine(appDirectory, "bin", "Release", "net10.0", "HelloPackage.dll");
+            var (app, address) = await AppProcess.WaitUntilListeningAsync(
+                AppProcess.StartAssembly(assembly, appDirectory, ["--urls", "http://127.0.0.1:0"]));
+            await using var _ = app;
+
+            using var client = Http.NewConnectionPerRequest(address);
+            Assert.Equal("Hello World!", await client.GetStringAsync("/"));
+            var slots = new HashSet<int>();
+            for (var i = 0; i < 200 && slots.Count < 2; i++)
+            {
+                slots.Add(int.Parse(await client.GetStringAsync("/worker"), CultureInfo.InvariantCulture));
+            }
+
+            Assert.Equal([0, 1], slots.Order());
+
+            app.Signal(AppProcess.SigTerm);
+            Assert.Equal(0, await app.WaitForExitAsync());
+            Assert.Equal(1, app.CountLines(@"Stopped 2 workers in"));
+        }
+        finally
+        {
+            // The test's version stays out of the machine's NuGet cache.
+            var cached = Path.Combine(NuGetPackagesFolder(), "workerhosting", version);
+            if (Directory.Exists(cached))
+            {
+                Directory.Delete(cached, recursive: true);
+            }
+        }
+    }
+
+    private static string LibraryProject() =>
+        typeof(PackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "LibraryProject").Value!;
+
+    private static string NuGetPackagesFolder() =>
+        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } folder
+            ? folder
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+
+    /// <summary>Runs a dotnet command and fails the test with its output if it fails.</summary>
+    private static async Task RunAsync(string workingDirectory, params string[] arguments)
+    {
+        var startInfo = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        startInfo.Environment["DOTNET_NOLOGO"] = "1";
+
+        // The test run's own MSBuild settings must not leak into the user's app build.
+        startInfo.Environment.Remove("MSBuildExtensionsPath");
+        startInfo.Environment.Remove("MSBuildSDKsPath");
+        startInfo.Environment.Remove("MSBUILD_EXE_PATH");
+
+        using var process = Process.Start(startInfo)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(CommandTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} did not finish within {CommandTimeout}.\n{await output}\n{await error}");
+        }
+
+        Assert.True(process.ExitCode == 0, $"dotnet {string.Join(' ', arguments)} failed with exit code {process.ExitCode}.\n{await output}\n{await error}");
+    }
+}
