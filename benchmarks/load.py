@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -55,8 +56,9 @@ def wait_for_port(port, process, timeout=60):
 
 
 class Server:
-    def __init__(self, name, workers=None, gunicorn=False, app=None):
+    def __init__(self, name, workers=None, gunicorn=False, app=None, extra_args=(), counters=None):
         self.name, self.workers, self.gunicorn, self.app = name, workers, gunicorn, app or BENCH_APP
+        self.extra_args, self.counters, self.monitor = list(extra_args), counters, None
 
     def start(self):
         self.port = free_port()
@@ -67,7 +69,7 @@ class Server:
                                             stderr=subprocess.DEVNULL, start_new_session=True)
         else:
             command = ["dotnet", self.app, "--urls", f"http://127.0.0.1:{self.port}",
-                       f"--Bench:Workers={self.workers}", "--Logging:LogLevel:Default=Warning"]
+                       f"--Bench:Workers={self.workers}", "--Logging:LogLevel:Default=Warning", *self.extra_args]
             self.process = subprocess.Popen(command, cwd=os.path.dirname(self.app), stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_port(self.port, self.process)
@@ -77,6 +79,24 @@ class Server:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} serves no request")
             time.sleep(0.05)
+        if self.counters:
+            # A listener attached from outside, as an operator does: dotnet-counters' EventPipe session enables the
+            # meters' instruments in the process.
+            tool = shutil.which("dotnet-counters") or os.path.expanduser("~/.dotnet/tools/dotnet-counters")
+            try:
+                self.monitor = subprocess.Popen([tool, "collect", "-p", str(self.process.pid), "--counters",
+                                                 self.counters, "--format", "csv", "-o", os.devnull],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            except OSError:
+                self.stop()
+                raise
+            time.sleep(2)
+
+    def cpu_seconds(self):
+        """User plus system CPU time the server process has used so far (workers are threads of it)."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mb(self):
         """VmHWM of the process (and, for gunicorn, of its workers: their peaks added)."""
@@ -98,6 +118,14 @@ class Server:
         return total / 1024
 
     def stop(self):
+        if self.monitor:
+            os.killpg(self.monitor.pid, signal.SIGINT)
+            try:
+                self.monitor.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.monitor.pid, signal.SIGKILL)
+                self.monitor.wait()
+            self.monitor = None
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=60)
@@ -119,9 +147,11 @@ def run_wrk(port, path, close, duration, connections):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = to_ms(re.search(r"\s50%\s+(\S+)", output).group(1))
     p99 = to_ms(re.search(r"\s99%\s+(\S+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
+    return {"rps": rps, "p50": p50, "p99": p99, "requests": requests,
+            "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
 
 
 def median(values):
@@ -139,6 +169,10 @@ def main():
     parser.add_argument("--baseline-app", help="another build of BenchApp.dll (say, the library before a change): its "
                         "UseWorkers(n) servers join the same interleaved rounds, named with --baseline-name")
     parser.add_argument("--baseline-name", default="before")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="another BenchApp server in the rounds, 'name|workers|args|counters' (args space-separated, "
+                        "counters: what dotnet-counters collect attaches to, optional), e.g. "
+                        "'UseWorkers(2) + OTel|2|--Bench:OpenTelemetry=usual' or 'UseWorkers(2) + counters|2||WorkerHosting'")
     parser.add_argument("--scenario", action="append", default=[],
                         help="only the scenarios whose name contains this (repeatable), e.g. 'json keep-alive'")
     args = parser.parse_args()
@@ -152,6 +186,9 @@ def main():
     if args.baseline_app:
         servers += [Server(f"UseWorkers({n}) {args.baseline_name}", workers=n, app=os.path.abspath(args.baseline_app))
                     for n in counts]
+    for variant in args.variant:
+        name, workers, extra, counters = (variant.split("|") + ["", "", ""])[:4]
+        servers.append(Server(name, workers=int(workers or 0), extra_args=extra.split(), counters=counters or None))
     if not args.no_gunicorn:
         if subprocess.run([DEBIAN_PYTHON, "-c", "import gunicorn, uvicorn"], capture_output=True).returncode == 0:
             servers.append(Server("gunicorn+uvicorn -w 2", gunicorn=True))
@@ -171,10 +208,16 @@ def main():
                 for path in sorted({path for _, path, _ in args.scenarios}):
                     run_wrk(server.port, path, False, args.warmup, args.connections)
                 for name, path, close in args.scenarios:
+                    cpu_before = None if server.gunicorn else server.cpu_seconds()
                     result = run_wrk(server.port, path, close, args.duration, args.connections)
+                    # The server's CPU time per request: what a request costs, less sensitive than req/s to what else
+                    # runs on the machine (wrk, other processes).
+                    result["cpu_us"] = (float("nan") if cpu_before is None
+                                        else (server.cpu_seconds() - cpu_before) * 1e6 / max(result["requests"], 1))
                     results[server.name][name].append(result)
                     print(f"round {round_number} {server.name:24} {name:26} {result['rps']:10.0f} req/s "
-                          f"p50 {result['p50']:7.2f} ms p99 {result['p99']:7.2f} ms errors {result['errors']}",
+                          f"p50 {result['p50']:7.2f} ms p99 {result['p99']:7.2f} ms cpu {result['cpu_us']:6.1f} us/req "
+                          f"errors {result['errors']}",
                           flush=True)
                 rss[server.name].append(server.peak_rss_mb())
             finally:
@@ -189,6 +232,7 @@ def main():
             runs, base = results[server.name][name], results["plain Kestrel"][name]
             ratios = [r["rps"] / b["rps"] for r, b in zip(runs, base)]
             p99_ratios = [r["p99"] / b["p99"] for r, b in zip(runs, base)]
+            cpu_ratios = [r["cpu_us"] / b["cpu_us"] for r, b in zip(runs, base)]
             summary[server.name]["scenarios"][name] = {
                 "rps": median([r["rps"] for r in runs]),
                 "p50": median([r["p50"] for r in runs]),
@@ -196,6 +240,8 @@ def main():
                 "errors": sum(r["errors"] for r in runs),
                 "ratio": median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
                 "p99_ratio": median(p99_ratios),
+                "cpu_us": median([r["cpu_us"] for r in runs]), "cpu_ratio": median(cpu_ratios),
+                "cpu_ratio_min": min(cpu_ratios), "cpu_ratio_max": max(cpu_ratios),
             }
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -224,15 +270,16 @@ def render_markdown(summary, servers, args):
         "client and server share the machine. × plain: the median over rounds of the ratio to plain Kestrel measured in "
         "the same round, with its lowest and highest round.",
         "",
-        "| server | scenario | req/s | × plain | rounds' range | p50 ms | p99 ms | p99 × plain | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| server | scenario | req/s | × plain | rounds' range | p50 ms | p99 ms | p99 × plain | CPU µs/req | × plain | rounds' range | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for server in servers:
         for name, _, _ in args.scenarios:
             s = summary[server.name]["scenarios"][name]
             lines.append(f"| {server.name} | {name} | {s['rps']:,.0f} | {s['ratio']:.2f} | "
                          f"{s['ratio_min']:.2f}–{s['ratio_max']:.2f} | {s['p50']:.2f} | {s['p99']:.2f} | "
-                         f"{s['p99_ratio']:.2f} | {s['errors']} |")
+                         f"{s['p99_ratio']:.2f} | {s['cpu_us']:.1f} | {s['cpu_ratio']:.2f} | "
+                         f"{s['cpu_ratio_min']:.2f}–{s['cpu_ratio_max']:.2f} | {s['errors']} |")
     lines += ["", "| server | peak RSS MB | × plain |", "|---|---|---|"]
     for server in servers:
         r = summary[server.name]["peak_rss_mb"]

@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using OpenTelemetry.Metrics;
+
 /// <summary>
 /// The bench app: the same app served by plain Kestrel (Bench:Workers=0) or by UseWorkers(n); only that line differs.
 /// Public so the in-process benchmarks (WorkerHosting.Benchmarks) build the very same host.
@@ -13,7 +16,35 @@ public static class BenchHost
             builder.UseWorkers(workers);
         }
 
+        // Bench:OpenTelemetry: none (the default); usual (the setup of any app: every worker's provider records every
+        // worker's instruments); per-worker (each worker's provider records its own worker's, docs/opentelemetry.md).
+        var telemetry = builder.Configuration.GetValue("Bench:OpenTelemetry", "none");
+        if (telemetry != "none")
+        {
+            builder.Services.AddOpenTelemetry()
+                .WithMetrics(metrics =>
+                {
+                    metrics.AddAspNetCoreInstrumentation().AddMeter("WorkerHosting").AddPrometheusExporter();
+                    if (telemetry == "per-worker")
+                    {
+                        ((IDeferredMeterProviderBuilder)metrics).Configure((services, provider) =>
+                        {
+                            var own = services.GetRequiredService<IMeterFactory>();
+                            provider.AddView(instrument =>
+                                instrument.Meter.Scope is IMeterFactory scope && scope != own && instrument.Meter.Name != "WorkerHosting"
+                                    ? MetricStreamConfiguration.Drop
+                                    : null);
+                        });
+                    }
+                });
+        }
+
         var app = builder.Build();
+        if (telemetry != "none")
+        {
+            app.MapPrometheusScrapingEndpoint();
+        }
+
         app.MapGet("/plaintext", () => "Hello, World!");
         app.MapGet("/json", () => new Message("Hello, World!"));
 

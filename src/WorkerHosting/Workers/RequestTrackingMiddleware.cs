@@ -1,17 +1,28 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace WorkerHosting.Workers;
 
 /// <summary>
 /// The outermost middleware of a worker: counts requests in flight and served, tells the connection's tracker that a
 /// request runs on it (so the coordinator knows a connection it handed off is being served, and a draining worker asks
-/// the connection to close with this response).
+/// the connection to close with this response), and tags the request's <c>http.server.request.duration</c> with the
+/// worker's slot.
 /// </summary>
 internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRuntime runtime)
 {
+    /// <summary>The tag that tells which worker served a request: its slot, bounded by the largest worker count.</summary>
+    public const string SlotTagName = "workerhosting.worker.slot";
+
+    private readonly KeyValuePair<string, object?> _slotTag = new(SlotTagName, runtime.Slot);
+
     public Task InvokeAsync(HttpContext context)
     {
+        // Present only while a listener (OpenTelemetry, dotnet-counters) records http.server.request.duration. Every
+        // worker's listener sees every worker's measurements (meters are process-wide): the slot keeps them apart.
+        context.Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(_slotTag);
+
         ConnectionTracker? tracker = null;
         if (context.Features.Get<IConnectionItemsFeature>()?.Items is { } items &&
             items.TryGetValue(ConnectionTracker.ItemKey, out var item))

@@ -9,6 +9,7 @@ internal static class TestApps
     public const string Mvc = "MvcApp";
     public const string HostBuilder = "HostBuilderApp";
     public const string RealWorld = "RealWorldApp";
+    public const string Otel = "OtelApp";
 
     public static string AssemblyPath(string app) => Path.GetFullPath(Path.Combine(Metadata("TestAppsRoot"), app, Metadata("TestAppsPivot"), app + ".dll"));
 

@@ -1,6 +1,12 @@
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
 using WorkerHosting.Diagnostics;
 using WorkerHosting.Tests.Coordinator;
+using WorkerHosting.Tests.Fakes;
+using WorkerHosting.Workers;
 
 namespace WorkerHosting.Tests.Diagnostics;
 
@@ -112,6 +118,117 @@ public sealed class WorkersMetricsTests
     }
 
     [Fact]
+    public async Task Exits_ARecycleThenAStop_AreCountedAsRecycleAndStop()
+    {
+        await using var pool = new PoolHarness(o => o.MaxRequests = 100);
+        var workers = await pool.StartAsync();
+        using var exits = new MetricCollector<long>(pool.MeterFactory, WorkersMetrics.MeterName, "workerhosting.worker.exits");
+
+        workers[0].ReachRequestLimit();
+        await pool.Log.WaitForAsync(WorkersEventIds.WorkerStopped);
+        await pool.SettleAsync();
+        Assert.Equal(new Dictionary<string, long> { ["recycle"] = 1 }, ByReason(exits));
+
+        using var deadline = new CancellationTokenSource(PoolHarness.WaitTimeout);
+        await pool.Pool.StopAsync(pool.Options.GracefulTimeout, deadline.Token);
+
+        Assert.Equal(new Dictionary<string, long> { ["recycle"] = 1, ["stop"] = 2 }, ByReason(exits));
+        Assert.All(exits.GetMeasurementSnapshot(), m => Assert.Equal(1, m.Value));
+        Assert.Equal("{worker}", exits.Instrument!.Unit);
+    }
+
+    [Fact]
+    public async Task Exits_AWorkerThatFailsToStartAndOneThatCrashes_AreCountedAsFailure()
+    {
+        await using var pool = new PoolHarness();
+        using var exits = new MetricCollector<long>(pool.MeterFactory, WorkersMetrics.MeterName, "workerhosting.worker.exits");
+        pool.Factory.OnStart = w =>
+        {
+            if (w is { Slot: 1, Generation: 1 })
+            {
+                w.FailToStart(new InvalidOperationException("Not yet."));
+            }
+            else
+            {
+                w.BecomeReady();
+            }
+        };
+
+        await pool.StartAsync();
+        await exits.WaitForMeasurementsAsync(1, PoolHarness.WaitTimeout);
+        Assert.Equal(new Dictionary<string, long> { ["failure"] = 1 }, ByReason(exits));
+
+        pool.Factory.All.Single(w => w is { Slot: 0, Generation: 1 }).Crash(new InvalidOperationException("Crashed."));
+        await exits.WaitForMeasurementsAsync(2, PoolHarness.WaitTimeout);
+        await pool.SettleAsync();
+
+        Assert.Equal(new Dictionary<string, long> { ["failure"] = 2 }, ByReason(exits));
+    }
+
+    [Fact]
+    public async Task ReloadDuration_AReloadStoppedByTheStop_IsRecordedAsCancelledWithItsDuration()
+    {
+        await using var pool = new PoolHarness();
+        await pool.StartAsync();
+        using var reloads = new MetricCollector<double>(pool.MeterFactory, WorkersMetrics.MeterName, "workerhosting.reload.duration");
+        pool.Factory.OnStart = _ => { };
+
+        var reload = pool.Pool.ReloadAsync();
+        await pool.Factory.NextStartedAsync();
+        await pool.Time.WaitForArmAsync(pool.Options.StartupTimeout);
+        pool.Time.Advance(TimeSpan.FromSeconds(3));
+        using var deadline = new CancellationTokenSource(PoolHarness.WaitTimeout);
+        await pool.Pool.StopAsync(pool.Options.GracefulTimeout, deadline.Token);
+        var result = await reload.WaitAsync(PoolHarness.WaitTimeout);
+
+        Assert.False(result.Succeeded);
+        Assert.Equal("The reload was cancelled: the workers are stopping.", result.Error);
+        var cancelled = Assert.Single(reloads.GetMeasurementSnapshot());
+        Assert.Equal("cancelled", cancelled.Tags["workerhosting.reload.result"]);
+        Assert.Equal(3.0, cancelled.Value);
+    }
+
+    [Fact]
+    public void RequestsAborted_TheDrainDeadlineOfAWorkerWithRequestsInFlight_CountsThem()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        using var aborted = new MetricCollector<long>(meterFactory, WorkersMetrics.MeterName, "workerhosting.requests.aborted");
+        var runtime = new WorkerRuntime(0, 1, [], TimeSpan.FromSeconds(1), endpoints: null!,
+            new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance),
+            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory));
+
+        // Three requests start, one finishes: two are in flight when the graceful timeout runs out.
+        runtime.OnRequestStarted();
+        runtime.OnRequestStarted();
+        runtime.OnRequestStarted();
+        runtime.OnRequestEnded();
+        runtime.OnDrainDeadline();
+
+        var measurement = Assert.Single(aborted.GetMeasurementSnapshot());
+        Assert.Equal(2, measurement.Value);
+        Assert.Empty(measurement.Tags);
+        Assert.Equal("{request}", aborted.Instrument!.Unit);
+    }
+
+    [Fact]
+    public void RequestsAborted_TheDrainDeadlineOfAnIdleWorker_RecordsNothing()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        using var aborted = new MetricCollector<long>(meterFactory, WorkersMetrics.MeterName, "workerhosting.requests.aborted");
+        var runtime = new WorkerRuntime(0, 1, [], TimeSpan.FromSeconds(1), endpoints: null!,
+            new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance),
+            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory));
+
+        runtime.OnRequestStarted();
+        runtime.OnRequestEnded();
+        runtime.OnDrainDeadline();
+
+        Assert.Empty(aborted.GetMeasurementSnapshot());
+    }
+
+    [Fact]
     public async Task LoadContextCount_ReadsTheLiveWorkersAsActive()
     {
         await using var pool = new PoolHarness();
@@ -123,6 +240,10 @@ public sealed class WorkersMetricsTests
         var latest = contexts.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags["workerhosting.load_context.state"]!, m => m.Value);
         Assert.Equal(new Dictionary<string, int> { ["active"] = 2, ["unloading"] = 0, ["leaked"] = 0 }, latest);
     }
+
+    private static Dictionary<string, long> ByReason(MetricCollector<long> exits) => exits.GetMeasurementSnapshot()
+        .GroupBy(m => (string)m.Tags["workerhosting.exit.reason"]!)
+        .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
 
     /// <summary>Collects the observable instrument now; returns the workers (starting, ready, draining).</summary>
     private static (int Starting, int Ready, int Draining) Read(MetricCollector<int> count)

@@ -80,14 +80,20 @@ internal sealed class FakeWorker(int slot, int generation, WorkersOptions option
     {
         Active = false;
         Unloaded = true;
-        return null;
+        return UnloadResult;
     }
 
     public UnloadingWorker? GiveUp(TimeSpan waited)
     {
         GivenUp = true;
-        return null;
+        return GiveUpResult;
     }
+
+    /// <summary>What <see cref="Unload"/> hands the pool to verify (null: nothing to verify).</summary>
+    public UnloadingWorker? UnloadResult { get; set; }
+
+    /// <summary>What <see cref="GiveUp"/> hands the pool to report as kept in memory (null: nothing).</summary>
+    public UnloadingWorker? GiveUpResult { get; set; }
 
     /// <summary>Whether the pool gave up on it (it did not exit in time).</summary>
     public bool GivenUp { get; private set; }
