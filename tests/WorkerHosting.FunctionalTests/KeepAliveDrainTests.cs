@@ -91,12 +91,12 @@ public sealed class KeepAliveDrainTests
     [Fact]
     public async Task Http2ClientsLoseNothingWhileWorkersAreRecycled()
     {
-        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", "--Workers:MaxRequests=500", "--Kestrel:EndpointDefaults:Protocols=Http2"]);
+        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=2", "--Workers:MaxRequests=200", "--Kestrel:EndpointDefaults:Protocols=Http2"]);
         await using var _ = app;
 
         await using var load = Http2Load.Start(address);
-        await app.WaitForOutputCountAsync(@"reached its limit of \d+ requests \(Workers:MaxRequests\); replacing it\.", 10);
-        await app.WaitForOutputCountAsync(@"Worker [01] \(generation \d+\) stopped in", 10);
+        await app.WaitForOutputCountAsync(@"reached its limit of \d+ requests \(Workers:MaxRequests\); replacing it\.", 12);
+        await app.WaitForOutputCountAsync(@"Worker [01] \(generation \d+\) stopped in", 12);
         await load.WaitForMoreSuccessesAsync(200);
 
         Assert.Empty(load.Failures);
