@@ -95,8 +95,8 @@ public sealed class KeepAliveDrainTests
         await using var _ = app;
 
         await using var load = Http2Load.Start(address);
-        await app.WaitForOutputCountAsync(@"reached its limit of \d+ requests \(Workers:MaxRequests\); replacing it\.", 12);
-        await app.WaitForOutputCountAsync(@"Worker [01] \(generation \d+\) stopped in", 12);
+        await app.WaitForOutputCountAsync(@"reached its limit of \d+ requests \(Workers:MaxRequests\); replacing it\.", 8);
+        await app.WaitForOutputCountAsync(@"Worker [01] \(generation \d+\) stopped in", 8);
         await load.WaitForMoreSuccessesAsync(200);
 
         Assert.Empty(load.Failures);
