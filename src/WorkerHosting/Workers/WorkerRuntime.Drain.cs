@@ -6,9 +6,9 @@ internal sealed partial class WorkerRuntime
     internal static readonly TimeSpan DrainSweepInterval = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
-    /// How long a connection (HTTP/1.x or HTTP/2) must have been idle (no request in flight, none waiting in its socket) before a
-    /// drain closes it: a client that sends its next request right after a response is never idle that long, and one
-    /// that waits longer is past the moment it could race the close in the same round trip.
+    /// How long a connection (HTTP/1.x or HTTP/2) must have been idle (no request in flight, none waiting in its socket)
+    /// before a drain closes it: a client that sends its next request right after a response is never idle that long, and
+    /// one that waits longer is past the moment it could race the close in the same round trip.
     /// </summary>
     internal static readonly TimeSpan DrainIdleClose = TimeSpan.FromSeconds(2);
 
