@@ -6,7 +6,7 @@ namespace WorkerHosting.Workers;
 
 /// <summary>
 /// Follows one connection handed to a worker: whether its first request has begun, its requests in flight, when it was
-/// last active, which protocol it speaks, and when it closes. Kept in the connection's items so the request middleware
+/// last active, and when it closes. Kept in the connection's items so the request middleware
 /// finds it without a lookup table of its own; the worker's runtime keeps the open ones for its drain.
 /// </summary>
 internal sealed class ConnectionTracker
@@ -21,11 +21,9 @@ internal sealed class ConnectionTracker
     private readonly ConnectionContext? _connection;
     private readonly Socket? _socket;
     private readonly TimeProvider _timeProvider;
-    private readonly long _openedAt;
     private int _state;
     private int _inFlight;
     private long _lastActivity;
-    private int _http2;
     private int _closeRequested;
 
     public ConnectionTracker(WorkerRuntime runtime, ConnectionContext? connection, Socket? socket, TimeProvider timeProvider)
@@ -34,36 +32,30 @@ internal sealed class ConnectionTracker
         _connection = connection;
         _socket = socket;
         _timeProvider = timeProvider;
-        _openedAt = _lastActivity = timeProvider.GetTimestamp();
+        _lastActivity = timeProvider.GetTimestamp();
     }
 
     /// <summary>
-    /// A request has begun on the connection. While the worker drains (or the process's shutdown delay runs), the
-    /// connection is asked to close.
+    /// A request has begun on the connection. While the worker drains (or the process's shutdown delay
+    /// runs), the connection is asked to close. Returns
+    /// <see langword="true"/> when the request must be held for <see cref="WorkerRuntime.DrainGoAwayHold"/> before it
+    /// runs: it is the HTTP/2 request that asked its connection to close (see <see cref="RequestClose"/>).
     /// </summary>
-    public void OnRequest(bool http2, Microsoft.AspNetCore.Http.Features.IFeatureCollection features)
+    public bool OnRequest(bool http2, Microsoft.AspNetCore.Http.Features.IFeatureCollection features)
     {
         Interlocked.Increment(ref _inFlight);
         Volatile.Write(ref _lastActivity, _timeProvider.GetTimestamp());
-        if (http2)
-        {
-            Volatile.Write(ref _http2, 1);
-        }
-
         if (Volatile.Read(ref _state) == AwaitingFirstRequest &&
             Interlocked.CompareExchange(ref _state, Serving, AwaitingFirstRequest) == AwaitingFirstRequest)
         {
             _runtime.OnFirstRequestSeen();
         }
 
-        if (_runtime.AsksClientsToLeave)
-        {
-            // HTTP/1.x: this response carries Connection: close (Kestrel's own error responses too) and no further
-            // request is read; HTTP/2: GOAWAY, the streams under way finish. Safe now: a request means the connection
-            // is past its preface.
-            // The feature is looked up only then: not on every request of a worker that serves.
-            RequestClose(features.Get<IConnectionLifetimeNotificationFeature>());
-        }
+        // HTTP/1.x: this response carries Connection: close (Kestrel's own error responses too) and no further
+        // request is read. HTTP/2: GOAWAY while this request's stream is open. Safe now: a request means the
+        // connection is past its preface.
+        // The feature is looked up only then: not on every request of a worker that serves.
+        return _runtime.AsksClientsToLeave && RequestClose(features.Get<IConnectionLifetimeNotificationFeature>()) && http2;
     }
 
     public void OnRequestEnded()
@@ -83,12 +75,13 @@ internal sealed class ConnectionTracker
     }
 
     /// <summary>
-    /// One step of the drain: asks the connection to close once no client can be racing the close. HTTP/2 (a request seen,
-    /// or open for <paramref name="minimumAge"/>, so past its preface): GOAWAY at once. HTTP/1.x: only when no request is in
-    /// flight, it has been idle for <paramref name="idleClose"/>, and no byte of a next request waits in the socket; a busy
-    /// HTTP/1.x connection is closed by its next response instead (<see cref="OnRequest"/>).
+    /// One step of the drain: asks the connection to close once no client can be racing the close, that is when no
+    /// request is in flight, it has been idle for <paramref name="idleClose"/>, and no byte of a next request waits in
+    /// its socket. A busy connection is asked to close by its next request instead (<see cref="OnRequest"/>), HTTP/2
+    /// included: closing a busy HTTP/2 connection between two of its requests loses requests (see
+    /// <see cref="RequestClose"/>).
     /// </summary>
-    public void CloseIfQuiet(TimeSpan idleClose, TimeSpan minimumAge)
+    public void CloseIfQuiet(TimeSpan idleClose)
     {
         if (Volatile.Read(ref _closeRequested) == 1 || Volatile.Read(ref _state) == Closed)
         {
@@ -96,16 +89,6 @@ internal sealed class ConnectionTracker
         }
 
         var now = _timeProvider.GetTimestamp();
-        if (Volatile.Read(ref _http2) == 1)
-        {
-            if (Volatile.Read(ref _state) == Serving || _timeProvider.GetElapsedTime(_openedAt, now) >= minimumAge)
-            {
-                RequestClose(null);
-            }
-
-            return;
-        }
-
         if (Volatile.Read(ref _inFlight) == 0 && _timeProvider.GetElapsedTime(Volatile.Read(ref _lastActivity), now) >= idleClose && !BytesWaiting())
         {
             RequestClose(null);
@@ -124,11 +107,23 @@ internal sealed class ConnectionTracker
         }
     }
 
-    private void RequestClose(IConnectionLifetimeNotificationFeature? lifetime)
+    /// <summary>
+    /// Asks the connection to close, once. Kestrel answers on HTTP/2 by the number of streams open at that moment: with
+    /// streams open it sends GOAWAY with the highest stream id (2^31-1) and, once they have finished, the final GOAWAY
+    /// and the close; with none open it sends the final GOAWAY and closes at once. The second is safe only for a client
+    /// that is not sending: SocketsHttpHandler moves a request it has not yet written to another connection only if the
+    /// GOAWAY is read before the connection's end, so a request queued in the same instant fails with "The HTTP/2 server
+    /// closed the connection". Hence an HTTP/2 connection is asked to close only from one of its requests (whose stream
+    /// is open), or once it has been idle (<see cref="CloseIfQuiet"/>).
+    /// </summary>
+    private bool RequestClose(IConnectionLifetimeNotificationFeature? lifetime)
     {
         if (Interlocked.Exchange(ref _closeRequested, 1) == 0)
         {
             (lifetime ?? _connection?.Features.Get<IConnectionLifetimeNotificationFeature>())?.RequestClose();
+            return true;
         }
+
+        return false;
     }
 }

@@ -24,14 +24,20 @@ internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRunt
         context.Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(_slotTag);
 
         ConnectionTracker? tracker = null;
+        var holdForGoAway = false;
         if (context.Features.Get<IConnectionItemsFeature>()?.Items is { } items &&
             items.TryGetValue(ConnectionTracker.ItemKey, out var item))
         {
             tracker = (ConnectionTracker)item!;
-            tracker.OnRequest(HttpProtocol.IsHttp2(context.Request.Protocol), context.Features);
+            holdForGoAway = tracker.OnRequest(HttpProtocol.IsHttp2(context.Request.Protocol), context.Features);
         }
 
         runtime.OnRequestStarted();
+        if (holdForGoAway)
+        {
+            return HoldThenInvoke(context, tracker);
+        }
+
         Task task;
         try
         {
@@ -50,6 +56,31 @@ internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRunt
         }
 
         return AwaitRequest(task, tracker);
+    }
+
+    /// <summary>
+    /// Runs the HTTP/2 request that asked its draining connection to close after <see cref="WorkerRuntime.DrainGoAwayHold"/>,
+    /// so that its stream is open when Kestrel acts on the close (GOAWAY first, the close once the streams have finished).
+    /// </summary>
+    private async Task HoldThenInvoke(HttpContext context, ConnectionTracker? tracker)
+    {
+        try
+        {
+            await Task.Delay(WorkerRuntime.DrainGoAwayHold, runtime.TimeProvider, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client is gone: the request runs now and sees it aborted, as it would have.
+        }
+
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            OnEnded(tracker);
+        }
     }
 
     private async Task AwaitRequest(Task task, ConnectionTracker? tracker)

@@ -6,14 +6,20 @@ internal sealed partial class WorkerRuntime
     internal static readonly TimeSpan DrainSweepInterval = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
-    /// How long an HTTP/1.x connection must have been idle (no request in flight, none waiting in its socket) before a
-    /// drain closes it: a client that sends its next request right after a response is never idle that long, and one
-    /// that waits longer is past the moment it could race the close in the same round trip.
+    /// How long a connection (HTTP/1.x or HTTP/2) must have been idle (no request in flight, none waiting in its socket)
+    /// before a drain closes it: a client that sends its next request right after a response is never idle that long, and
+    /// one that waits longer is past the moment it could race the close in the same round trip.
     /// </summary>
     internal static readonly TimeSpan DrainIdleClose = TimeSpan.FromSeconds(2);
 
-    /// <summary>How old a connection with no request yet must be before a drain sends it GOAWAY (past its HTTP/2 preface).</summary>
-    internal static readonly TimeSpan DrainMinimumAge = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long the HTTP/2 request that asks its connection to close is held before it runs, so that its stream is still
+    /// open when Kestrel's connection loop acts on the close: Kestrel then sends GOAWAY with the highest stream id first,
+    /// the client stops opening streams on the connection, and the final GOAWAY and the close come only once the streams
+    /// under way have finished (see <see cref="ConnectionTracker"/>). The loop acts on its next turn on the thread pool;
+    /// this bounds the wait for that turn, paid by one request per connection and only while the worker drains.
+    /// </summary>
+    internal static readonly TimeSpan DrainGoAwayHold = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The longest the drain asks clients to leave before the worker's server stops.</summary>
     internal static readonly TimeSpan DrainWindow = TimeSpan.FromSeconds(10);
@@ -32,8 +38,8 @@ internal sealed partial class WorkerRuntime
 
     /// <summary>
     /// Asks the worker's clients to leave before its server stops: every HTTP/1.x response from now on carries
-    /// <c>Connection: close</c>, every HTTP/2 connection gets GOAWAY (its streams under way finish), and an HTTP/1.x
-    /// connection idle for <see cref="DrainIdleClose"/> with nothing waiting in its socket is closed. Returns when no
+    /// <c>Connection: close</c>, every HTTP/2 connection gets GOAWAY from its next request (its streams under way finish),
+    /// and a connection idle for <see cref="DrainIdleClose"/> with nothing waiting in its socket is closed. Returns when no
     /// connection is left, or after <paramref name="window"/>; what is left then is the server's to drain.
     /// </summary>
     public async Task DrainConnectionsAsync(TimeSpan window)
@@ -44,7 +50,7 @@ internal sealed partial class WorkerRuntime
         {
             foreach (var connection in _connections.Keys)
             {
-                connection.CloseIfQuiet(DrainIdleClose, DrainMinimumAge);
+                connection.CloseIfQuiet(DrainIdleClose);
             }
 
             var remaining = window - _timeProvider.GetElapsedTime(started);

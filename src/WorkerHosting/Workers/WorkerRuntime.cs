@@ -85,6 +85,9 @@ internal sealed partial class WorkerRuntime
 
     public ILogger Logger { get; }
 
+    /// <summary>The coordinator's clock (the drain's timing, inside the worker too).</summary>
+    public TimeProvider TimeProvider => _timeProvider;
+
     public IWorkerContext Context { get; }
 
     /// <summary>The coordinator's pool, resolvable as <see cref="IWorkerPool"/> inside the worker.</summary>
