@@ -196,7 +196,7 @@ public sealed class WorkersMetricsTests
         using var aborted = new MetricCollector<long>(meterFactory, WorkersMetrics.MeterName, "workerhosting.requests.aborted");
         var runtime = new WorkerRuntime(0, 1, [], TimeSpan.FromSeconds(1), endpoints: null!,
             new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance),
-            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory));
+            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory), new WorkerHosting.Coordinator.ShutdownState());
 
         // Three requests start, one finishes: two are in flight when the graceful timeout runs out.
         runtime.OnRequestStarted();
@@ -219,7 +219,7 @@ public sealed class WorkersMetricsTests
         using var aborted = new MetricCollector<long>(meterFactory, WorkersMetrics.MeterName, "workerhosting.requests.aborted");
         var runtime = new WorkerRuntime(0, 1, [], TimeSpan.FromSeconds(1), endpoints: null!,
             new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance),
-            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory));
+            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory), new WorkerHosting.Coordinator.ShutdownState());
 
         runtime.OnRequestStarted();
         runtime.OnRequestEnded();

@@ -48,7 +48,7 @@ public sealed class RequestTrackingMiddlewareTests : IDisposable
 
     private WorkerRuntime NewRuntime(int slot) => new(slot, 1, [], TimeSpan.FromSeconds(1), endpoints: null!,
         new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance),
-        NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(_services.GetRequiredService<IMeterFactory>()));
+        NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(_services.GetRequiredService<IMeterFactory>()), new WorkerHosting.Coordinator.ShutdownState());
 
     /// <summary>What ASP.NET Core's hosting sets while a listener records http.server.request.duration.</summary>
     private sealed class MetricsTags : IHttpMetricsTagsFeature
