@@ -9,34 +9,94 @@ namespace WorkerHosting.FunctionalTests;
 /// The package as a user gets it: packed into a folder, installed from there (not a project reference) into an app made
 /// by the SDK's <c>web</c> template, plus the one line; the app serves from two workers and stops with SIGTERM.
 /// </summary>
-public sealed class PackageTests
+public sealed class PackageTests(PackageTests.Feed feed) : IClassFixture<PackageTests.Feed>
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(5);
 
     [Fact]
     public async Task AWebTemplateAppInstallsThePackageFromAFolderAndServesFromTwoWorkers()
     {
-        using var work = TempDirectory.Create("package");
-        var feed = Path.Combine(work.Path, "feed");
-        var appDirectory = Path.Combine(work.Path, "HelloPackage");
+        var appDirectory = await feed.NewWebAppAsync("HelloPackage");
+        await RunAsync(appDirectory, "build", "-c", "Release");
+        var assembly = Path.Combine(appDirectory, "bin", "Release", "net10.0", "HelloPackage.dll");
+        var (app, address) = await AppProcess.WaitUntilListeningAsync(
+            AppProcess.StartAssembly(assembly, appDirectory, ["--urls", "http://127.0.0.1:0"]));
+        await using var _ = app;
 
-        // A version no other run made, so the NuGet cache cannot serve an older build under it.
-        var version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
-        await RunAsync(work.Path, "pack", LibraryProject(), "-c", "Release", "-o", feed, $"-p:Version={version}");
-        Assert.True(File.Exists(Path.Combine(feed, $"WorkerHosting.{version}.nupkg")), $"dotnet pack made no WorkerHosting.{version}.nupkg.");
-
-        try
+        using var client = Http.NewConnectionPerRequest(address);
+        Assert.Equal("Hello World!", await client.GetStringAsync("/"));
+        var slots = new HashSet<int>();
+        for (var i = 0; i < 200 && slots.Count < 2; i++)
         {
-            await RunAsync(work.Path, "new", "web", "-o", appDirectory, "-n", "HelloPackage");
+            slots.Add(int.Parse(await client.GetStringAsync("/worker"), CultureInfo.InvariantCulture));
+        }
+
+        Assert.Equal([0, 1], slots.Order());
+
+        app.Signal(AppProcess.SigTerm);
+        Assert.Equal(0, await app.WaitForExitAsync());
+        Assert.Equal(1, app.CountLines(@"Stopped 2 workers in"));
+    }
+
+    [Theory]
+    [InlineData("single-file", "it is a single-file (or in-memory) app", "-p:PublishSingleFile=true", "--self-contained", "false")]
+    [InlineData("trimmed", "it was trimmed", "-p:PublishTrimmed=true", "--self-contained", "true")]
+    public async Task APublishedFormWorkersCannotRun_StopsAtStartSayingWhyAndWhatToDo(string form, string reason, params string[] publishArguments)
+    {
+        var appDirectory = await feed.NewWebAppAsync("Hello" + form.Replace("-", "", StringComparison.Ordinal));
+        var output = Path.Combine(appDirectory, "out");
+        await RunAsync(appDirectory, ["publish", "-c", "Release", "-r", "linux-x64", "-o", output, .. publishArguments]);
+
+        var executable = Path.Combine(output, Path.GetFileName(appDirectory));
+        using var process = Process.Start(new ProcessStartInfo(executable, ["--urls", "http://127.0.0.1:0"])
+        {
+            WorkingDirectory = output,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().DefaultTimeout();
+        var text = await stdout + await stderr;
+
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Contains($"WorkerHosting cannot run '{Path.GetFileName(appDirectory)}': {reason}", text, StringComparison.Ordinal);
+        Assert.Contains("Publish it framework-dependent as ordinary files", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening on", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The library packed once for the class into a folder, under a version no other run made (so the NuGet cache cannot
+    /// serve an older build under it), and apps made from the web template that install it from there.
+    /// </summary>
+    public sealed class Feed : IAsyncLifetime
+    {
+        private readonly TempDirectory _work = TempDirectory.Create("package");
+
+        public string Version { get; } = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+
+        private string Folder => Path.Combine(_work.Path, "feed");
+
+        public async Task InitializeAsync()
+        {
+            await RunAsync(_work.Path, "pack", LibraryProject(), "-c", "Release", "-o", Folder, $"-p:Version={Version}");
+            Assert.True(File.Exists(Path.Combine(Folder, $"WorkerHosting.{Version}.nupkg")), $"dotnet pack made no WorkerHosting.{Version}.nupkg.");
+        }
+
+        /// <summary>An app from 'dotnet new web' with WorkerHosting installed from the folder, the one line, and /worker.</summary>
+        public async Task<string> NewWebAppAsync(string name)
+        {
+            var appDirectory = Path.Combine(_work.Path, name);
+            await RunAsync(_work.Path, "new", "web", "-o", appDirectory, "-n", name);
             await File.WriteAllTextAsync(Path.Combine(appDirectory, "nuget.config"), $"""
                 <?xml version="1.0" encoding="utf-8"?>
                 <configuration>
                   <packageSources>
-                    <add key="local" value="{feed}" />
+                    <add key="local" value="{Folder}" />
                   </packageSources>
                 </configuration>
                 """);
-            await RunAsync(appDirectory, "add", "package", "WorkerHosting", "--version", version);
+            await RunAsync(appDirectory, "add", "package", "WorkerHosting", "--version", Version);
 
             // The one line, and an endpoint that tells the test which worker answered.
             var program = Path.Combine(appDirectory, "Program.cs");
@@ -49,35 +109,20 @@ public sealed class PackageTests
                 .Replace(Builder, Builder + "\nbuilder.UseWorkers(2);", StringComparison.Ordinal)
                 .Replace(Build, Build + "\napp.MapGet(\"/worker\", (WorkerHosting.IWorkerContext worker) => worker.Slot);", StringComparison.Ordinal);
             await File.WriteAllTextAsync(program, source);
-
-            await RunAsync(appDirectory, "build", "-c", "Release");
-            var assembly = Path.Combine(appDirectory, "bin", "Release", "net10.0", "HelloPackage.dll");
-            var (app, address) = await AppProcess.WaitUntilListeningAsync(
-                AppProcess.StartAssembly(assembly, appDirectory, ["--urls", "http://127.0.0.1:0"]));
-            await using var _ = app;
-
-            using var client = Http.NewConnectionPerRequest(address);
-            Assert.Equal("Hello World!", await client.GetStringAsync("/"));
-            var slots = new HashSet<int>();
-            for (var i = 0; i < 200 && slots.Count < 2; i++)
-            {
-                slots.Add(int.Parse(await client.GetStringAsync("/worker"), CultureInfo.InvariantCulture));
-            }
-
-            Assert.Equal([0, 1], slots.Order());
-
-            app.Signal(AppProcess.SigTerm);
-            Assert.Equal(0, await app.WaitForExitAsync());
-            Assert.Equal(1, app.CountLines(@"Stopped 2 workers in"));
+            return appDirectory;
         }
-        finally
+
+        public Task DisposeAsync()
         {
             // The test's version stays out of the machine's NuGet cache.
-            var cached = Path.Combine(NuGetPackagesFolder(), "workerhosting", version);
+            var cached = Path.Combine(NuGetPackagesFolder(), "workerhosting", Version);
             if (Directory.Exists(cached))
             {
                 Directory.Delete(cached, recursive: true);
             }
+
+            _work.Dispose();
+            return Task.CompletedTask;
         }
     }
 

@@ -72,6 +72,12 @@ internal static class WorkersSetup
 
     private static bool GetOrAddState(IDictionary<object, object> properties, Assembly callingAssembly, Action<WorkersOptions>? configure, out WorkersSetupState state)
     {
+        // In the process's own host, before anything is registered: a published form workers cannot run stops here.
+        if (WorkerRuntime.Current is null)
+        {
+            WorkersPlatform.ThrowIfUnsupported(WorkerApplication.Choose(callingAssembly));
+        }
+
         HostBuildingObserver.EnsureSubscribed();
 
         var added = false;
