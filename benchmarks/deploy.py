@@ -11,6 +11,7 @@ latency, medians over interleaved rounds, as a markdown table in benchmarks/resu
 Run it with benchmarks/run.sh --deploy (which installs wrk, gunicorn and uvicorn from Debian packages).
 """
 import argparse
+import json
 import datetime
 import os
 import re
@@ -122,6 +123,11 @@ def main():
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "deploy.md"), "w") as file:
         file.write(table + "\n")
+    with open(os.path.join(directory, "deploy.json"), "w") as file:
+        json.dump({"rounds": args.rounds, "duration": args.duration, "connections": args.connections, "at": args.at,
+                   "failed": {f"{name}|{scenario}": statistics.median(r["errors"] for r in results[(name, scenario)])
+                              for name, _ in servers for scenario, _ in SCENARIOS}}, file, indent=2)
+    print(f"Written to {directory}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 # runs benchmarks/load.py (arguments: --rounds, --duration, --no-gunicorn) or, with --lifecycle first,
 # benchmarks/lifecycle.py (arguments: --reloads, --duration), or, with --deploy first, benchmarks/deploy.py (one deploy
 # under load: WorkerHosting SIGHUP, gunicorn HUP, plain Kestrel stop and start; arguments: --rounds), or, with --realworld first, builds
-# tests/TestApps/RealWorldApp in Release and runs benchmarks/realworld.py (arguments: --workers, --reloads, --rate).
+# tests/TestApps/RealWorldApp in Release and runs benchmarks/realworld.py (arguments: --workers, --reloads, --rate),
+# or, with --chart first, runs load.py (its arguments) and deploy.py and draws README's chart, docs/performance.png.
 # Results: benchmarks/results/<time>/ (results.md, results.json, chart.png), benchmarks/results/lifecycle-<time>/ and
 # benchmarks/results/realworld-<time>/.
 set -euo pipefail
@@ -23,6 +24,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v wrk >/dev/null || { echo "wrk is required" >&2; exit 1; }
 
+if [ "${1:-}" = "--chart" ]; then
+  # README's chart: the load benchmark and one deploy under load, then docs/performance.png from both.
+  shift
+  dotnet build benchmarks/BenchApp -c Release -v q -nologo
+  /usr/bin/python3 benchmarks/load.py "$@"
+  load_dir=$(ls -d benchmarks/results/2* | sort | tail -1)
+  /usr/bin/python3 benchmarks/deploy.py
+  deploy_dir=$(ls -d benchmarks/results/2* | sort | tail -1)
+  exec /usr/bin/python3 benchmarks/chart.py "$load_dir" "$deploy_dir" docs/performance.png
+fi
 if [ "${1:-}" = "--realworld" ]; then
   shift
   dotnet build tests/TestApps/RealWorldApp -c Release -v q -nologo
