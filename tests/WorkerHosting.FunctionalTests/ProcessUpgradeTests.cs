@@ -55,11 +55,7 @@ public sealed class ProcessUpgradeTests
         }
         finally
         {
-            if (next is { } pid && Directory.Exists($"/proc/{pid}"))
-            {
-                AppProcess.SignalProcess(pid, AppProcess.SigTerm);
-                await AppProcess.WaitForProcessGoneAsync(pid);
-            }
+            await AppProcess.StopIfRunningAsync(next);
         }
     }
 
@@ -84,11 +80,7 @@ public sealed class ProcessUpgradeTests
         }
         finally
         {
-            if (next is { } pid && Directory.Exists($"/proc/{pid}"))
-            {
-                AppProcess.SignalProcess(pid, AppProcess.SigTerm);
-                await AppProcess.WaitForProcessGoneAsync(pid);
-            }
+            await AppProcess.StopIfRunningAsync(next);
         }
     }
 

@@ -91,11 +91,7 @@ public sealed class SystemdNotifyTests
         }
         finally
         {
-            if (next is { } pid && Directory.Exists($"/proc/{pid}"))
-            {
-                AppProcess.SignalProcess(pid, AppProcess.SigTerm);
-                await AppProcess.WaitForProcessGoneAsync(pid);
-            }
+            await AppProcess.StopIfRunningAsync(next);
         }
     }
 

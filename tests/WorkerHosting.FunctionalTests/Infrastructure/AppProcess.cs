@@ -273,6 +273,19 @@ internal sealed partial class AppProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops a process the app started (a hot upgrade's new process, which outlives the app the test started): SIGTERM,
+    /// then waits until it is gone. Nothing when there is none, or it has exited.
+    /// </summary>
+    public static async Task StopIfRunningAsync(int? processId)
+    {
+        if (processId is { } pid && Directory.Exists($"/proc/{pid}"))
+        {
+            SignalProcess(pid, SigTerm);
+            await WaitForProcessGoneAsync(pid);
+        }
+    }
+
     /// <summary>Waits until a process that is not the test's child is gone (its /proc entry disappears).</summary>
     public static async Task WaitForProcessGoneAsync(int processId)
     {
