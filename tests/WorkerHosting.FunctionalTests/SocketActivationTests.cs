@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using WorkerHosting.FunctionalTests.Infrastructure;
@@ -16,18 +17,7 @@ public sealed class SocketActivationTests
     public async Task AnAppStartedBySystemdSocketActivate_ServesThePassedSocketFromEveryWorker()
     {
         var port = FreeLoopbackPort();
-        AppProcess started;
-        try
-        {
-            started = AppProcess.StartThrough(["systemd-socket-activate", "-l", $"127.0.0.1:{port}"], TestApps.Minimal,
-                ["--Workers:Count=2", "--TestApp:SystemdSockets=true"]);
-        }
-        catch (Win32Exception e)
-        {
-            throw new InvalidOperationException("systemd-socket-activate is not installed: install Debian's systemd package (.ci/run does).", e);
-        }
-
-        await using var app = started;
+        await using var app = StartActivated(port);
         var address = new Uri($"http://127.0.0.1:{port}/");
         using var client = Http.NewConnectionPerRequest(address);
 
@@ -54,6 +44,48 @@ public sealed class SocketActivationTests
 
         app.Signal(AppProcess.SigTerm);
         Assert.Equal(0, await app.WaitForExitAsync());
+    }
+
+    [Fact]
+    public async Task AHotUpgradeOfASocketActivatedApp_TheNewProcessServesThePassedSocket()
+    {
+        var port = FreeLoopbackPort();
+        await using var app = StartActivated(port);
+        await app.WaitForOutputAsync($@"Listening on 127\.0\.0\.1:{port} as 3\.");
+        var address = new Uri($"http://127.0.0.1:{port}/");
+        using var client = Http.NewConnectionPerRequest(address);
+        Assert.Equal(app.Id.ToString(CultureInfo.InvariantCulture), await client.GetStringAsync("/pid"));
+        await app.WaitForOutputAsync(@"2 of 2 workers are ready");
+
+        int? next = null;
+        try
+        {
+            // The new process gets LISTEN_PID of its own (set by a shell that execs it), so its Kestrel takes fd 3 again.
+            app.Signal(AppProcess.SigUsr2);
+            var serves = await app.WaitForOutputAsync(@"Hot upgrade: process (?<pid>\d+) serves after");
+            next = int.Parse(serves.Groups["pid"].Value, CultureInfo.InvariantCulture);
+            Assert.Equal(0, await app.WaitForProcessExitAsync());
+
+            Assert.Equal(next.Value.ToString(CultureInfo.InvariantCulture), await client.GetStringAsync("/pid"));
+            Assert.Equal(2, app.CountLines($@"Now listening on: http://127\.0\.0\.1:{port}"));
+        }
+        finally
+        {
+            await AppProcess.StopIfRunningAsync(next);
+        }
+    }
+
+    private static AppProcess StartActivated(int port)
+    {
+        try
+        {
+            return AppProcess.StartThrough(["systemd-socket-activate", "-l", $"127.0.0.1:{port}"], TestApps.Minimal,
+                ["--Workers:Count=2", "--TestApp:SystemdSockets=true"]);
+        }
+        catch (Win32Exception e)
+        {
+            throw new InvalidOperationException("systemd-socket-activate is not installed: install Debian's systemd package (.ci/run does).", e);
+        }
     }
 
     private static int FreeLoopbackPort()
