@@ -347,7 +347,7 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
             return;
         }
 
-        if (Volatile.Read(ref _shutdownDelayRunning) == 1 || _pool.Shutdown.ClientsAskedToLeave)
+        if (Volatile.Read(ref _shutdownDelayRunning) == 1)
         {
             Log.ShutdownDelayEnded(_lifetimeLogger, name);
         }
