@@ -85,6 +85,33 @@ public sealed class ProcessUpgradeTests
     }
 
     [Fact]
+    public async Task ASigtermDuringAnUpgrade_StopsTheNewProcessToo()
+    {
+        using var marker = TempFile.Create("delay-start");
+        var (app, _) = await AppProcess.StartListeningAsync(TestApps.Minimal,
+            ["--Workers:Count=1", $"--TestApp:DelayStartIfExists={marker.Path}", "--TestApp:DelayStartMs=60000"]);
+        await using var __ = app;
+
+        // The new process's worker takes a minute to start: the stop comes first.
+        await File.WriteAllTextAsync(marker.Path, "");
+        app.Signal(AppProcess.SigUsr2);
+        var started = await app.WaitForOutputAsync(@"Hot upgrade: started process (?<pid>\d+)");
+        var next = int.Parse(started.Groups["pid"].Value, CultureInfo.InvariantCulture);
+        try
+        {
+            app.Signal(AppProcess.SigTerm);
+            Assert.Equal(0, await app.WaitForProcessExitAsync());
+
+            // Nothing is left serving after the operator asked for a stop.
+            await AppProcess.WaitForProcessGoneAsync(next);
+        }
+        finally
+        {
+            await AppProcess.StopIfRunningAsync(next);
+        }
+    }
+
+    [Fact]
     public async Task AnUpgradeWhoseNewProcessCannotStart_LeavesTheOldProcessServing()
     {
         using var marker = TempFile.Create("fail-start");

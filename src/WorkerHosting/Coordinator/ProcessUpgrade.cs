@@ -21,7 +21,7 @@ namespace WorkerHosting.Coordinator;
 /// The next process reports ready over a Unix datagram socket this one binds for the upgrade
 /// (<see cref="ReadyVariable"/>), with the same <c>READY=1</c> message sd_notify uses. Only one upgrade runs at a time.
 /// </remarks>
-internal sealed partial class ProcessUpgrade
+internal sealed partial class ProcessUpgrade : IDisposable
 {
     /// <summary>The path of the socket the next process reports ready on.</summary>
     public const string ReadyVariable = "WORKERHOSTING_UPGRADE_READY";
@@ -41,6 +41,7 @@ internal sealed partial class ProcessUpgrade
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly string? _parentReadyPath;
+    private readonly CancellationTokenSource _stopping = new();
     private int _running;
 
     public ProcessUpgrade(SharedEndpoints endpoints, ShutdownState shutdown, IHostApplicationLifetime lifetime, Func<WorkersOptions> options, ILogger logger, TimeProvider timeProvider)
@@ -80,6 +81,23 @@ internal sealed partial class ProcessUpgrade
             Log.ReadyReportFailed(_logger, _parentReadyPath, e);
         }
     }
+
+    /// <summary>
+    /// This process stops (not for a hot upgrade): an upgrade still waiting for its new process stops that process too,
+    /// so no process is left serving after the operator asked for a stop.
+    /// </summary>
+    public void CancelForStop()
+    {
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public void Dispose() => _stopping.Dispose();
 
     public async Task<ProcessUpgradeResult> UpgradeAsync(CancellationToken cancellationToken)
     {
@@ -135,7 +153,7 @@ internal sealed partial class ProcessUpgrade
             Log.UpgradeStarted(_logger, next.Id);
 
             var buffer = new byte[512];
-            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
             var readyReceived = ready.ReceiveAsync(buffer, SocketFlags.None, waiting.Token).AsTask();
             var exited = next.WaitForExitAsync(waiting.Token);
             var timeout = options.StartupTimeout + ReadyMargin;
@@ -156,7 +174,9 @@ internal sealed partial class ProcessUpgrade
                 return Fail(next.Id, string.Create(CultureInfo.InvariantCulture, $"the new process (PID {next.Id}) exited with code {next.ExitCode} before its workers were ready; its output says why"));
             }
 
-            var why = cancellationToken.IsCancellationRequested
+            var why = _stopping.IsCancellationRequested
+                ? "this process is stopping"
+                : cancellationToken.IsCancellationRequested
                 ? "the upgrade was cancelled"
                 : string.Create(CultureInfo.InvariantCulture, $"the new process (PID {next.Id}) was not ready within {timeout} (Workers:StartupTimeout plus {ReadyMargin.TotalSeconds:F0} s)");
             await StopAsync(next, options).ConfigureAwait(false);

@@ -143,10 +143,12 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
         var options = _pool.Options;
         _systemd.Stopping((_fastStop ? TimeSpan.Zero : options.ShutdownDelay + options.GracefulTimeout) + WorkersDefaults.ShutdownMargin);
 
-        // After a hot upgrade the next process serves the same sockets: no delay, and what is queued is left to it.
+        // After a hot upgrade the next process serves the same sockets: no delay, and what is queued is left to it. A stop
+        // during an upgrade that has not handed over stops the new process as well.
         var handedOver = _pool.Shutdown.HandedOver;
         if (!handedOver)
         {
+            _upgrade.CancelForStop();
             await RunShutdownDelayAsync(cancellationToken).ConfigureAwait(false);
         }
 
