@@ -48,17 +48,7 @@ public sealed class WorkerPoolTests
     public async Task StartAsync_OneSlotFailsToStart_LogsItOnceAndRestartsTheSlot()
     {
         await using var pool = new PoolHarness();
-        pool.Factory.OnStart = w =>
-        {
-            if (w is { Slot: 1, Generation: 1 })
-            {
-                w.FailToStart(new InvalidOperationException("Not yet."));
-            }
-            else
-            {
-                w.BecomeReady();
-            }
-        };
+        pool.Factory.FailFirstStartOf(1);
 
         await pool.StartAsync();
         await pool.Log.WaitForAsync(WorkersEventIds.WorkerRestarted);

@@ -46,17 +46,7 @@ public sealed class WorkersMetricsTests
     {
         await using var pool = new PoolHarness();
         using var starts = new MetricCollector<double>(pool.MeterFactory, WorkersMetrics.MeterName, "workerhosting.worker.start.duration");
-        pool.Factory.OnStart = w =>
-        {
-            if (w is { Slot: 1, Generation: 1 })
-            {
-                w.FailToStart(new InvalidOperationException("Not yet."));
-            }
-            else
-            {
-                w.BecomeReady();
-            }
-        };
+        pool.Factory.FailFirstStartOf(1);
 
         await pool.StartAsync();
         await pool.Log.WaitForAsync(WorkersEventIds.WorkerRestarted);
@@ -142,17 +132,7 @@ public sealed class WorkersMetricsTests
     {
         await using var pool = new PoolHarness();
         using var exits = new MetricCollector<long>(pool.MeterFactory, WorkersMetrics.MeterName, "workerhosting.worker.exits");
-        pool.Factory.OnStart = w =>
-        {
-            if (w is { Slot: 1, Generation: 1 })
-            {
-                w.FailToStart(new InvalidOperationException("Not yet."));
-            }
-            else
-            {
-                w.BecomeReady();
-            }
-        };
+        pool.Factory.FailFirstStartOf(1);
 
         await pool.StartAsync();
         await exits.WaitForMeasurementsAsync(1, PoolHarness.WaitTimeout);

@@ -18,6 +18,19 @@ internal sealed class FakeWorkerFactory : IWorkerFactory
     /// <summary>What a worker does as it starts; by default it becomes ready.</summary>
     public Action<FakeWorker> OnStart { get; set; } = static worker => worker.BecomeReady();
 
+    /// <summary>Makes the first worker of <paramref name="slot"/> fail to start ("Not yet."); every other becomes ready.</summary>
+    public void FailFirstStartOf(int slot) => OnStart = worker =>
+    {
+        if (worker.Slot == slot && worker.Generation == 1)
+        {
+            worker.FailToStart(new InvalidOperationException("Not yet."));
+        }
+        else
+        {
+            worker.BecomeReady();
+        }
+    };
+
     /// <summary>Sees each creation, on the creating flow (for asserting what flows into it).</summary>
     public Action<FakeWorker>? OnCreate { get; set; }
 
