@@ -40,6 +40,9 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
     private const PosixSignal SigUsr2 = (PosixSignal)12;
 
     private volatile bool _stopping;
+    private readonly Lock _stopLock = new();
+    private Task? _stoppingTask;
+    private Task? _stopTask;
     private volatile bool _fastStop;
     private int _stopSignalCount;
     private string? _pidFile;
@@ -130,7 +133,14 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
     /// Runs the shutdown delay (the workers keep serving and ask clients to move), then stops accepting connections: what
     /// is already queued is handed to the workers, new ones are refused.
     /// </summary>
-    public async Task StoppingAsync(CancellationToken cancellationToken)
+    /// <remarks>
+    /// A host can be stopped twice at once (WebApplicationFactory stops it while the app's <c>Run()</c>, seeing it stop, stops
+    /// it too): the second stop waits for the first.
+    /// </remarks>
+    public Task StoppingAsync(CancellationToken cancellationToken)
+        => Once(ref _stoppingTask, () => StoppingCoreAsync(cancellationToken), cancellationToken);
+
+    private async Task StoppingCoreAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
         _pool.Shutdown.BeginStopping();
@@ -198,8 +208,37 @@ internal sealed partial class WorkerCoordinator : IHostedLifecycleService, IDisp
             return Task.CompletedTask;
         }
 
-        var graceful = _fastStop ? TimeSpan.Zero : _pool.Options.GracefulTimeout;
-        return _pool.StopAsync(graceful, cancellationToken);
+        return Once(ref _stopTask, () => _pool.StopAsync(_fastStop ? TimeSpan.Zero : _pool.Options.GracefulTimeout, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Runs a stage of the stop once; a second caller waits for the first's, within its own deadline.</summary>
+    private Task Once(ref Task? stage, Func<Task> run, CancellationToken cancellationToken)
+    {
+        Task first;
+        lock (_stopLock)
+        {
+            if (stage is null)
+            {
+                stage = run();
+                return stage;
+            }
+
+            first = stage;
+        }
+
+        return WaitForFirstAsync(first, cancellationToken);
+
+        static async Task WaitForFirstAsync(Task first, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await first.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // This caller's deadline: the first stop goes on.
+            }
+        }
     }
 
     public Task StoppedAsync(CancellationToken cancellationToken)

@@ -87,6 +87,23 @@ internal sealed class WorkerPool : IWorkerPool, IDisposable
 
     public IReadOnlyList<WorkerSnapshot> GetWorkers() => _loop.Set.Snapshot();
 
+    /// <summary>
+    /// Ends the ready worker of <paramref name="slot"/> as if its app had stopped on its own, which the pool handles as a
+    /// failure (WorkerHosting.Testing). Returns its generation, or null when the slot has no ready worker.
+    /// </summary>
+    internal int? EndWorkerUnasked(int slot)
+    {
+        foreach (var worker in _loop.Set.Workers)
+        {
+            if (worker.Slot.Index == slot && worker.State == WorkerState.Ready && worker.Handle is WorkerInstance instance && instance.Runtime.EndUnasked())
+            {
+                return instance.Generation;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The hot upgrade of the process (set where the pool runs in a coordinator).</summary>
     internal ProcessUpgrade? Upgrade { get; set; }
 

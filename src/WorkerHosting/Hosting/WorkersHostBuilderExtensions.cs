@@ -37,7 +37,7 @@ public static class WorkersHostBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
 
-        WorkersSetup.Apply(builder.Properties, builder.Services, options => options.Count = count, Assembly.GetCallingAssembly());
+        WorkersSetup.Apply(builder.Properties, builder.Services, builder.Configuration, options => options.Count = count, Assembly.GetCallingAssembly());
         return builder;
     }
 
@@ -55,7 +55,7 @@ public static class WorkersHostBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
 
-        WorkersSetup.Apply(builder.Properties, builder.Services, configure, Assembly.GetCallingAssembly());
+        WorkersSetup.Apply(builder.Properties, builder.Services, builder.Configuration, configure, Assembly.GetCallingAssembly());
         return builder;
     }
 

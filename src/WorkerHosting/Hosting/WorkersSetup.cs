@@ -29,10 +29,12 @@ internal static class WorkersSetup
     private static readonly object _stateKey = typeof(WorkersSetupState);
 
     /// <summary>Applies UseWorkers to a builder whose services can be registered now.</summary>
-    public static void Apply(IDictionary<object, object> properties, IServiceCollection services, Action<WorkersOptions>? configure, Assembly callingAssembly)
+    public static void Apply(IDictionary<object, object> properties, IServiceCollection services, IConfigurationBuilder configuration, Action<WorkersOptions>? configure, Assembly callingAssembly)
     {
         if (GetOrAddState(properties, callingAssembly, configure, out var state))
         {
+            state.Services = services;
+            state.Configuration = configuration;
             AddServices(services, state);
         }
     }
@@ -54,19 +56,34 @@ internal static class WorkersSetup
             // The first host built inside a worker is the one the worker runs.
             if (runtime.TryClaimHost())
             {
+                runtime.Overrides?.Apply(hostBuilder);
                 hostBuilder.ConfigureServices((_, services) => OverrideWorkerServices(services, runtime));
             }
 
             return;
         }
 
-        if (hostBuilder.Properties.TryGetValue(_stateKey, out var state))
+        if (hostBuilder.Properties.TryGetValue(_stateKey, out var found) && found is WorkersSetupState state)
         {
+            // What the app registered, before anything a test (WebApplicationFactory) adds as the host builds: a builder
+            // with its services at hand (WebApplication, HostApplicationBuilder) has them all now; a classic host builder
+            // registers them from callbacks, the first of which runs before the test's.
+            if (state.Services is { } appServices && state.Configuration is { } appConfiguration)
+            {
+                state.AppServices = [.. appServices];
+                state.AppSources = [.. appConfiguration.Sources];
+            }
+            else
+            {
+                hostBuilder.ConfigureAppConfiguration((_, configuration) => state.AppSources ??= [.. configuration.Sources]);
+                hostBuilder.ConfigureServices((_, services) => state.AppServices ??= [.. services]);
+            }
+
             // Workers run Main with the arguments the app gave its builder, which need not be the process's command
             // line (an app started from code, a test, a benchmark): they are the command-line configuration source's.
             hostBuilder.ConfigureAppConfiguration((_, configuration) =>
-                ((WorkersSetupState)state).Args = configuration.Sources.OfType<CommandLineConfigurationSource>().LastOrDefault()?.Args.ToArray() ?? []);
-            hostBuilder.ConfigureServices((_, services) => OverrideCoordinatorServices(services));
+                state.Args = configuration.Sources.OfType<CommandLineConfigurationSource>().LastOrDefault()?.Args.ToArray() ?? []);
+            hostBuilder.ConfigureServices((_, services) => OverrideCoordinatorServices(services, state.CoordinatorChanges));
         }
     }
 
@@ -135,7 +152,7 @@ internal static class WorkersSetup
             host.ShutdownTimeout = workers.Value.ShutdownDelay + workers.Value.GracefulTimeout + WorkersDefaults.ShutdownMargin);
 
         // Resolved when the coordinator starts workers, so an app without an entry point fails there, not here.
-        services.TryAddSingleton(_ => new WorkerApplication(state.Application, state.Args));
+        services.TryAddSingleton(_ => new WorkerApplication(state.Application, state.Args) { Overrides = state.TestOverrides });
 
         // The app's SocketTransportOptions (UseSockets), read where Kestrel's own transport would read them.
         services.TryAddSingleton<SocketTransportSettings>();
@@ -189,6 +206,43 @@ internal static class WorkersSetup
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(WorkersLogCategories.Lifetime)));
         services.TryAddSingleton(sp => sp.GetRequiredService<CoordinatorMode>().Context);
         services.AddHostedService<WorkerCoordinator>();
+    }
+
+    /// <summary>
+    /// Records what a test registered on top of the app's services (WorkerHosting.Testing calls it last, from the
+    /// coordinator's host as it builds), so that every worker gets the same: what was added, and what was removed.
+    /// </summary>
+    internal static void CaptureTestServices(IDictionary<object, object> properties, IServiceCollection services)
+    {
+        var state = TestedState(properties);
+        var app = new HashSet<ServiceDescriptor>(state.AppServices ?? [], ReferenceEqualityComparer.Instance);
+        var now = new HashSet<ServiceDescriptor>(services, ReferenceEqualityComparer.Instance);
+        state.AddedServices = [.. services.Where(d => !app.Contains(d) && !state.CoordinatorChanges.Contains(d))];
+        state.RemovedServices = [.. (state.AppServices ?? []).Where(d => !now.Contains(d) && !state.CoordinatorChanges.Contains(d))];
+    }
+
+    /// <summary>Records the configuration sources a test added on top of the app's (see <see cref="CaptureTestServices"/>).</summary>
+    internal static void CaptureTestConfiguration(IDictionary<object, object> properties, IConfigurationBuilder configuration)
+    {
+        var state = TestedState(properties);
+        var app = new HashSet<IConfigurationSource>(state.AppSources ?? [], ReferenceEqualityComparer.Instance);
+        state.AddedSources = [.. configuration.Sources.Where(s => !app.Contains(s))];
+    }
+
+    private static WorkersSetupState TestedState(IDictionary<object, object> properties)
+        => properties.TryGetValue(_stateKey, out var state)
+            ? (WorkersSetupState)state
+            : throw new InvalidOperationException("The app under test does not call UseWorkers: WorkersApplicationFactory tests apps that run with workers. Use WebApplicationFactory for an app without them.");
+
+    private static void OverrideCoordinatorServices(IServiceCollection services, HashSet<ServiceDescriptor> changes)
+    {
+        var before = services.ToArray();
+        OverrideCoordinatorServices(services);
+
+        // What the coordinator changed is its own, not a test's to carry into workers.
+        var after = new HashSet<ServiceDescriptor>(services, ReferenceEqualityComparer.Instance);
+        changes.UnionWith(before.Where(d => !after.Contains(d)));
+        changes.UnionWith(after.Except(before, ReferenceEqualityComparer.Instance).Cast<ServiceDescriptor>());
     }
 
     private static void OverrideCoordinatorServices(IServiceCollection services)
@@ -259,5 +313,29 @@ internal static class WorkersSetup
         public IReadOnlyList<string> Args { get; set; } = [];
 
         public List<Action<WorkersOptions>> Configure { get; } = [];
+
+        /// <summary>The app's builder's services and configuration (a builder that has them at hand), as UseWorkers got them.</summary>
+        public IServiceCollection? Services { get; set; }
+
+        public IConfigurationBuilder? Configuration { get; set; }
+
+        /// <summary>The app's registrations and configuration sources when its host began to build.</summary>
+        public ServiceDescriptor[]? AppServices { get; set; }
+
+        public IConfigurationSource[]? AppSources { get; set; }
+
+        /// <summary>The registrations the coordinator replaced, removed or added in its own host.</summary>
+        public HashSet<ServiceDescriptor> CoordinatorChanges { get; } = new(ReferenceEqualityComparer.Instance);
+
+        /// <summary>What a test added or removed on top of the app's (WorkerHosting.Testing), if a test captured it.</summary>
+        public ServiceDescriptor[]? AddedServices { get; set; }
+
+        public ServiceDescriptor[]? RemovedServices { get; set; }
+
+        public IConfigurationSource[]? AddedSources { get; set; }
+
+        public WorkerOverrides? TestOverrides => AddedServices is null && AddedSources is null
+            ? null
+            : new WorkerOverrides(AddedServices ?? [], RemovedServices ?? [], AddedSources ?? []);
     }
 }

@@ -37,6 +37,9 @@ internal sealed class WorkerApplication
 
     public AssemblyName AssemblyName { get; }
 
+    /// <summary>What a test registered for the app, carried into every worker (WorkerHosting.Testing); null otherwise.</summary>
+    public WorkerOverrides? Overrides { get; init; }
+
     public string AssemblyPath { get; }
 
     public static Assembly Choose(Assembly callingAssembly)

@@ -46,7 +46,10 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
 
     public IWorkerHandle Create(int slot, int generation, WorkersOptions options, Action<IWorkerHandle> onRequestLimitReached)
     {
-        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _lifetimeLogger, _timeProvider, _pool(), _metrics, _shutdown);
+        var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _lifetimeLogger, _timeProvider, _pool(), _metrics, _shutdown)
+        {
+            Overrides = _application.Overrides,
+        };
         var worker = new WorkerInstance(runtime, _application, _sharedAssemblies.Value, _lifetimeLogger, _timeProvider);
         if (options.MaxRequests > 0)
         {

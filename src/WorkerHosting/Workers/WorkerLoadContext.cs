@@ -13,6 +13,7 @@ internal sealed class WorkerLoadContext : AssemblyLoadContext
 {
     private readonly AssemblyDependencyResolver _resolver;
     private readonly SharedAssemblies _shared;
+    private readonly Dictionary<string, string> _testAssemblies = new(StringComparer.OrdinalIgnoreCase);
     private long _loadedBytes;
 
     public WorkerLoadContext(string name, string appAssemblyPath, SharedAssemblies shared)
@@ -32,7 +33,13 @@ internal sealed class WorkerLoadContext : AssemblyLoadContext
             return null;
         }
 
-        var path = _resolver.ResolveAssemblyToPath(assemblyName);
+        string? path;
+        lock (_testAssemblies)
+        {
+            path = _testAssemblies.GetValueOrDefault(assemblyName.Name);
+        }
+
+        path ??= _resolver.ResolveAssemblyToPath(assemblyName);
         if (path is null)
         {
             return null;
@@ -51,6 +58,60 @@ internal sealed class WorkerLoadContext : AssemblyLoadContext
         }
 
         return LoadFromStream(assembly);
+    }
+
+    /// <summary>
+    /// The worker's counterpart of an assembly loaded in the default context: the same assembly when workers share it
+    /// (the frameworks, a test framework), the worker's own copy for the app's assemblies, and for an assembly that is
+    /// not the app's but references it (a test project, with the fakes it registers) a copy loaded into this context
+    /// from the same file, so that its types implement the worker's copy of the app's types.
+    /// </summary>
+    public Assembly LoadCounterpart(Assembly assembly)
+    {
+        var name = assembly.GetName();
+        if (name.Name is null || _shared.Contains(name.Name))
+        {
+            return assembly;
+        }
+
+        if (_resolver.ResolveAssemblyToPath(name) is null)
+        {
+            if (string.IsNullOrEmpty(assembly.Location) || !ReferencesApp(assembly, []))
+            {
+                return assembly;
+            }
+
+            lock (_testAssemblies)
+            {
+                _testAssemblies[name.Name] = assembly.Location;
+            }
+        }
+
+        return LoadFromAssemblyName(name);
+    }
+
+    private bool ReferencesApp(Assembly assembly, HashSet<string> visited)
+    {
+        foreach (var reference in assembly.GetReferencedAssemblies())
+        {
+            if (reference.Name is null || _shared.Contains(reference.Name) || !visited.Add(reference.Name))
+            {
+                continue;
+            }
+
+            if (_resolver.ResolveAssemblyToPath(reference) is not null)
+            {
+                return true;
+            }
+
+            var loaded = Default.Assemblies.FirstOrDefault(a => string.Equals(a.GetName().Name, reference.Name, StringComparison.OrdinalIgnoreCase));
+            if (loaded is not null && ReferencesApp(loaded, visited))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)

@@ -66,6 +66,9 @@ internal sealed partial class WorkerRuntime
         Context = new WorkerContext(slot, generation, WorkerRole.Worker);
     }
 
+    /// <summary>What a test registered in the coordinator (WorkerHosting.Testing), applied to the worker's host; null otherwise.</summary>
+    public WorkerOverrides? Overrides { get; init; }
+
     /// <summary>
     /// Gets the worker whose code is running on the current flow, or <see langword="null"/> outside workers.
     /// </summary>
@@ -179,6 +182,17 @@ internal sealed partial class WorkerRuntime
         _stopServerTimeout = serverTimeout;
         Interlocked.Exchange(ref _stopRequested, 1);
         Volatile.Read(ref _stopApplication)?.Invoke(serverTimeout);
+    }
+
+    /// <summary>
+    /// Ends the worker as if its app had stopped on its own (a crash, to the coordinator): its host stops, draining within
+    /// the graceful timeout, without the coordinator having asked. Returns whether the host had started.
+    /// </summary>
+    public bool EndUnasked()
+    {
+        var stop = Volatile.Read(ref _stopApplication);
+        stop?.Invoke(GracefulTimeout);
+        return stop is not null;
     }
 
     /// <summary>Called when the graceful timeout of a stop has run out: the server aborts what is left.</summary>

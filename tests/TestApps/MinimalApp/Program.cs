@@ -1,3 +1,4 @@
+using MinimalApp;
 using WorkerHosting;
 
 // A minimal API app as `dotnet new web` makes it, plus the one line and a few endpoints the functional tests use.
@@ -6,6 +7,7 @@ builder.UseWorkers(2);
 builder.Services.AddHostedService<StartupProbe>();
 builder.Services.AddHostedService<FailOnDemand>();
 builder.Services.AddHealthChecks().AddWorkersCheck();
+builder.Services.AddSingleton<IGreeting, Greeting>();
 
 // Socket activation: listen on the sockets systemd (or systemd-socket-activate) passed, as Kestrel's docs show.
 if (builder.Configuration["TestApp:SystemdSockets"] == "true")
@@ -50,6 +52,11 @@ app.MapHealthChecks("/healthz/live", new() { Predicate = _ => false });
 
 // Which process served (a hot upgrade replaces it).
 app.MapGet("/pid", () => Environment.ProcessId);
+
+// A service a test can replace (WorkersApplicationFactory's ConfigureTestServices), configuration and the environment.
+app.MapGet("/greeting", (IGreeting greeting, IWorkerContext worker) => $"{worker.Slot} {greeting.Text}");
+app.MapGet("/config", (IConfiguration configuration, string key) => configuration[key] ?? "(null)");
+app.MapGet("/environment", (IWebHostEnvironment environment) => environment.EnvironmentName);
 
 app.MapGet("/json", () => new Forecast(new DateOnly(2026, 11, 24), 21, "Mild"));
 
