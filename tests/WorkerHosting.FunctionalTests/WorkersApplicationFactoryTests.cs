@@ -55,6 +55,174 @@ public sealed class WorkersApplicationFactoryTests : IClassFixture<WorkersApplic
         Assert.Equal("Development", await client.GetStringAsync("/environment"));
     }
 
+    [Fact]
+    public async Task AReloadServesANewGenerationWithNoFailedRequest()
+    {
+        await using var factory = _factory.WithWebHostBuilder(_ => { });
+        using var client = factory.CreateClient();
+        await factory.WaitForReadyWorkersAsync();
+
+        using var traffic = new CancellationTokenSource();
+        var senders = Enumerable.Range(0, 4).Select(_ => SendUntilCancelledAsync(client, traffic.Token)).ToArray();
+        var result = await factory.Pool.ReloadAsync();
+        await factory.WaitForGenerationAsync(0, 2);
+        await factory.WaitForGenerationAsync(1, 2);
+        traffic.Cancel();
+        var outcomes = await Task.WhenAll(senders);
+
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Equal(2, result.Replaced);
+        Assert.All(outcomes, o => Assert.Empty(o.Failures));
+        Assert.True(outcomes.Sum(o => o.Served) > 0);
+        var generations = await GenerationsBySlotAsync(client);
+        Assert.Equal(2, generations[0]);
+        Assert.Equal(2, generations[1]);
+    }
+
+    [Fact]
+    public async Task ACrashedWorkerIsReplaced()
+    {
+        await using var factory = _factory.WithWebHostBuilder(_ => { });
+        using var client = factory.CreateClient();
+        await factory.WaitForReadyWorkersAsync();
+
+        var exit = await factory.CrashWorkerAsync(1);
+        var replacement = await factory.WaitForGenerationAsync(1, exit.Generation + 1);
+
+        Assert.Equal(WorkerExitReason.Failure, exit.Reason);
+        Assert.Equal(1, exit.Slot);
+        Assert.Equal(WorkerState.Ready, replacement.State);
+        Assert.Equal(exit.Generation + 1, (await GenerationsBySlotAsync(client))[1]);
+    }
+
+    [Fact]
+    public async Task ALambdaAndAnInstanceFromTheTestReachEveryWorkerWithTheValuesTheyCaptured()
+    {
+        var text = $"captured {Guid.NewGuid():N}";
+        await using var lambda = _factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
+            services.Replace(ServiceDescriptor.Singleton<IGreeting>(_ => new TextGreeting(text)))));
+        await using var instance = _factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
+            services.Replace(ServiceDescriptor.Singleton<IGreeting>(new TextGreeting("an instance")))));
+
+        Assert.Equal([$"0 {text}", $"1 {text}"], await GreetingsAsync(lambda));
+        Assert.Equal(["0 an instance", "1 an instance"], await GreetingsAsync(instance));
+    }
+
+    [Fact]
+    public async Task AnOverrideThatCapturesTheFactoryFailsTheStartWithAnErrorThatNamesIt()
+    {
+        await using var factory = _factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
+            services.Replace(ServiceDescriptor.Singleton<IGreeting>(_ => new TextGreeting(_factory.ServerAddress.ToString())))));
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            using var client = factory.CreateClient();
+            await factory.WaitForReadyWorkersAsync();
+        });
+
+        Assert.Contains("captures the test's WebApplicationFactory", Flatten(error), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KeepAliveClientsKeepTheirConnectionAndOneWorker()
+    {
+        await using var factory = _factory.WithWebHostBuilder(_ => { });
+        factory.KeepAliveClients = true;
+        using var client = factory.CreateClient();
+        await factory.WaitForReadyWorkersAsync();
+
+        var slots = new HashSet<int>();
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await client.GetAsync("/");
+            Assert.False(response.Headers.ConnectionClose ?? false);
+            slots.Add((await response.Content.ReadFromJsonAsync<WorkerInfo>())!.Slot);
+        }
+
+        Assert.Single(slots);
+    }
+
+    [Fact]
+    public async Task DisposingTheFactoryDrainsARequestInFlight()
+    {
+        var factory = _factory.WithWebHostBuilder(_ => { });
+        using var client = factory.CreateClient();
+        await factory.WaitForReadyWorkersAsync();
+
+        using var response = await client.GetAsync("/slow?ms=1500", HttpCompletionOption.ResponseHeadersRead);
+        var body = response.Content.ReadAsStringAsync();
+        await factory.DisposeAsync();
+
+        Assert.Equal("started\nfinished\n", await body);
+    }
+
+    private static async Task<string[]> GreetingsAsync(WorkersApplicationFactory<Program> factory)
+    {
+        using var client = factory.CreateClient();
+        await factory.WaitForReadyWorkersAsync();
+        var answers = new HashSet<string>();
+        for (var i = 0; i < 200 && answers.Count < 2; i++)
+        {
+            answers.Add(await client.GetStringAsync("/greeting"));
+        }
+
+        return [.. answers.Order()];
+    }
+
+    private static async Task<Dictionary<int, int>> GenerationsBySlotAsync(HttpClient client)
+    {
+        var generations = new Dictionary<int, int>();
+        for (var i = 0; i < 200 && generations.Count < 2; i++)
+        {
+            var info = await client.GetFromJsonAsync<WorkerInfo>("/");
+            generations[info!.Slot] = info.Generation;
+        }
+
+        return generations;
+    }
+
+    private static async Task<(int Served, List<string> Failures)> SendUntilCancelledAsync(HttpClient client, CancellationToken stop)
+    {
+        var served = 0;
+        var failures = new List<string>();
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                using var response = await client.GetAsync("/", CancellationToken.None);
+                if (response.IsSuccessStatusCode)
+                {
+                    served++;
+                }
+                else
+                {
+                    failures.Add($"{(int)response.StatusCode}");
+                }
+            }
+            catch (HttpRequestException e)
+            {
+                failures.Add(e.Message);
+            }
+        }
+
+        return (served, failures);
+    }
+
+    private static string Flatten(Exception error)
+    {
+        var messages = new List<string>();
+        for (Exception? e = error; e is not null; e = e.InnerException)
+        {
+            messages.Add(e.Message);
+            if (e is AggregateException aggregate)
+            {
+                messages.AddRange(aggregate.InnerExceptions.Select(Flatten));
+            }
+        }
+
+        return string.Join(" | ", messages);
+    }
+
     private static async Task<int[]> ServedBySlotsAsync(HttpClient client, int count)
     {
         var slots = new HashSet<int>();
@@ -66,6 +234,12 @@ public sealed class WorkersApplicationFactoryTests : IClassFixture<WorkersApplic
 
         return [.. slots.Order()];
     }
+}
+
+/// <summary>A greeting with the text it was given: registered from a lambda or as an instance.</summary>
+internal sealed class TextGreeting(string text) : IGreeting
+{
+    public string Text { get; } = text;
 }
 
 /// <summary>The test's own greeting, registered in place of the app's.</summary>
