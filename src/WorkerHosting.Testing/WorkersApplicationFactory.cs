@@ -175,13 +175,7 @@ public class WorkersApplicationFactory<TEntryPoint> : WebApplicationFactory<TEnt
     {
         ArgumentNullException.ThrowIfNull(builder);
         base.ConfigureWebHost(builder);
-
-        // Host settings reach the app's entry point as arguments, in the coordinator and in every worker alike.
-        builder.UseSetting(WebHostDefaults.ServerUrlsKey, "http://127.0.0.1:0");
-        if (_workerCount is { } count)
-        {
-            builder.UseSetting("Workers:Count", count.ToString(CultureInfo.InvariantCulture));
-        }
+        UseWorkersSettings(builder);
     }
 
     /// <inheritdoc/>
@@ -260,6 +254,19 @@ public class WorkersApplicationFactory<TEntryPoint> : WebApplicationFactory<TEnt
         }
     }
 
+    /// <summary>
+    /// The address and the worker count, as host settings: they reach the app's entry point as arguments, in the coordinator
+    /// and in every worker alike. Applied after the test's own configuration, which they override.
+    /// </summary>
+    private void UseWorkersSettings(IWebHostBuilder builder)
+    {
+        builder.UseSetting(WebHostDefaults.ServerUrlsKey, "http://127.0.0.1:0");
+        if (_workerCount is { } count)
+        {
+            builder.UseSetting("Workers:Count", count.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
     private void ThrowIfStarted()
     {
         if (_started)
@@ -335,6 +342,7 @@ public class WorkersApplicationFactory<TEntryPoint> : WebApplicationFactory<TEnt
         {
             parent.ConfigureWebHost(builder);
             configuration(builder);
+            UseWorkersSettings(builder);
         }
     }
 }

@@ -109,6 +109,26 @@ public sealed class WorkersApplicationFactoryTests : IClassFixture<WorkersApplic
     }
 
     [Fact]
+    public async Task OptionsConfiguredByTheTestAndAKeyedServiceReachEveryWorker()
+    {
+        var suffix = Guid.NewGuid().ToString("N");
+        await using var factory = _factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services
+            .Configure<GreetingOptions>(options => options.Text = $"configured by the test {suffix}")
+            .AddKeyedSingleton<IGreeting>("keyed", new TextGreeting("keyed"))));
+        factory.WorkerCount = 3;
+
+        Assert.Equal([$"0 configured by the test {suffix}", $"1 configured by the test {suffix}", $"2 configured by the test {suffix}"], await GreetingsAsync(factory, 3));
+        Assert.Equal(3, factory.Pool.GetWorkers().Count);
+        using var client = factory.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("keyed", await client.GetStringAsync("/greeting/keyed"));
+        }
+
+        Assert.All(factory.Pool.GetWorkers(), w => Assert.True(w.RequestsServed > 0));
+    }
+
+    [Fact]
     public async Task AnOverrideThatCapturesTheFactoryFailsTheStartWithAnErrorThatNamesIt()
     {
         await using var factory = _factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
@@ -156,12 +176,12 @@ public sealed class WorkersApplicationFactoryTests : IClassFixture<WorkersApplic
         Assert.Equal("started\nfinished\n", await body);
     }
 
-    private static async Task<string[]> GreetingsAsync(WorkersApplicationFactory<Program> factory)
+    private static async Task<string[]> GreetingsAsync(WorkersApplicationFactory<Program> factory, int workers = 2)
     {
         using var client = factory.CreateClient();
         await factory.WaitForReadyWorkersAsync();
         var answers = new HashSet<string>();
-        for (var i = 0; i < 200 && answers.Count < 2; i++)
+        for (var i = 0; i < 200 && answers.Count < workers; i++)
         {
             answers.Add(await client.GetStringAsync("/greeting"));
         }

@@ -55,6 +55,7 @@ app.MapGet("/pid", () => Environment.ProcessId);
 
 // A service a test can replace (WorkersApplicationFactory's ConfigureTestServices), configuration and the environment.
 app.MapGet("/greeting", (IGreeting greeting, IWorkerContext worker) => $"{worker.Slot} {greeting.Text}");
+app.MapGet("/greeting/keyed", (IServiceProvider services) => services.GetKeyedService<IGreeting>("keyed")?.Text ?? "(none)");
 app.MapGet("/config", (IConfiguration configuration, string key) => configuration[key] ?? "(null)");
 app.MapGet("/environment", (IWebHostEnvironment environment) => environment.EnvironmentName);
 
