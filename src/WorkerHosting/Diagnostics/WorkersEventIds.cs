@@ -62,6 +62,9 @@ internal static class WorkersEventIds
 
     // 400-499: configuration
 
+    // 600-699: OpenTelemetry
+    public const int CoordinatorServesPaths = 600;
+
     // 700-799: systemd
     public const int SystemdNotifyFailed = 700;
     public const int SystemdWatchdogWithheld = 701;

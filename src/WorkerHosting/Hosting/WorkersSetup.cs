@@ -16,6 +16,7 @@ using WorkerHosting.Coordinator;
 using WorkerHosting.Diagnostics;
 using WorkerHosting.Listeners;
 using WorkerHosting.Systemd;
+using WorkerHosting.Telemetry;
 using WorkerHosting.Workers;
 
 namespace WorkerHosting.Hosting;
@@ -164,6 +165,11 @@ internal static class WorkersSetup
         services.AddMetrics();
         services.TryAddSingleton<ShutdownState>();
         services.TryAddSingleton(sp => new WorkersMetrics(sp.GetRequiredService<IMeterFactory>()));
+
+        // OpenTelemetry's providers run once, here (docs/opentelemetry.md): the framework's meters that every worker records
+        // into live as long as this host, and the pipeline this host builds answers the scraping endpoint for the workers.
+        services.TryAddSingleton<SharedMeterFactory>();
+        services.TryAddSingleton(sp => new CoordinatorPipeline(sp.GetRequiredService<ILogger<CoordinatorPipeline>>()));
         services.TryAddSingleton(sp => new WorkerFactory(
             sp.GetRequiredService<WorkerApplication>(),
             sp.GetRequiredService<SharedEndpoints>(),
@@ -172,7 +178,9 @@ internal static class WorkersSetup
             sp.GetRequiredService<WorkersMetrics>(),
             sp.GetRequiredService<ShutdownState>(),
             sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<CoordinatorPipeline>(),
+            sp.GetRequiredService<SharedMeterFactory>()));
         services.TryAddSingleton(sp => new WorkerPool(
             sp.GetRequiredService<IOptions<WorkersOptions>>().Value,
             sp.GetRequiredService<WorkerFactory>(),
@@ -253,15 +261,20 @@ internal static class WorkersSetup
         services.RemoveAll<IMultiplexedConnectionListenerFactory>();
         services.AddSingleton<IConnectionListenerFactory, CoordinatorConnectionListenerFactory>();
 
+        // Outermost in the coordinator's pipeline: records it, for the requests the workers hand to it.
+        services.Insert(0, ServiceDescriptor.Singleton<IStartupFilter>(sp => new CoordinatorPipelineStartupFilter(sp.GetRequiredService<CoordinatorPipeline>())));
+
         // The app's hosted services run in the workers; the coordinator keeps only the web host (which binds
-        // the shared endpoints) and its own coordinator.
+        // the shared endpoints and builds the pipeline), its own coordinator, and OpenTelemetry's, which builds the app's
+        // providers: they run here, once for the process (workers get no-op ones).
         var webHostAssembly = typeof(WebHostBuilderExtensions).Assembly;
         for (var i = 0; i < services.Count; i++)
         {
             var descriptor = services[i];
             if (descriptor.ServiceType != typeof(IHostedService) || descriptor.IsKeyedService ||
                 descriptor.ImplementationType == typeof(WorkerCoordinator) ||
-                descriptor.ImplementationType?.Assembly == webHostAssembly)
+                descriptor.ImplementationType?.Assembly == webHostAssembly ||
+                OpenTelemetryRegistrations.IsHostedService(descriptor))
             {
                 continue;
             }
@@ -282,6 +295,17 @@ internal static class WorkersSetup
 
         services.RemoveAll<IWorkerContext>();
         services.AddSingleton(runtime.Context);
+
+        // The framework's meters come from the coordinator, so a worker's exit disposes none that the coordinator's
+        // OpenTelemetry provider merges with other workers' (the app's own meters stay the worker's); the app's metrics and
+        // tracing providers are the coordinator's, so the worker's are no-op.
+        if (runtime.SharedMeters is { } sharedMeters)
+        {
+            services.RemoveAll<IMeterFactory>();
+            services.AddSingleton<IMeterFactory>(_ => new WorkerMeterFactory(sharedMeters));
+        }
+
+        OpenTelemetryRegistrations.UseNoOpProviders(services);
 
         // Outermost in the app's pipeline (startup filters registered first wrap the others).
         services.Insert(0, ServiceDescriptor.Singleton<IStartupFilter>(new RequestTrackingStartupFilter(runtime)));

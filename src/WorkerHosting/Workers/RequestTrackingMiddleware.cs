@@ -1,17 +1,21 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using WorkerHosting.Coordinator;
 
 namespace WorkerHosting.Workers;
 
 /// <summary>
 /// The outermost middleware of a worker: counts requests in flight and served, tells the connection's tracker that a
 /// request runs on it (so the coordinator knows a connection it handed off is being served, and a draining worker asks
-/// the connection to close with this response), and tags the request's <c>http.server.request.duration</c> with the
-/// worker's slot.
+/// the connection to close with this response), tags the request's <c>http.server.request.duration</c> with the
+/// worker's slot, and hands the requests for the coordinator's paths (the app's scraping endpoint) to the coordinator's
+/// pipeline.
 /// </summary>
 internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRuntime runtime)
 {
+    private readonly CoordinatorPipeline? _coordinator = runtime.Coordinator;
+
     /// <summary>The tag that tells which worker served a request: its slot, bounded by the largest worker count.</summary>
     public const string SlotTagName = "workerhosting.worker.slot";
 
@@ -19,8 +23,9 @@ internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRunt
 
     public Task InvokeAsync(HttpContext context)
     {
-        // Present only while a listener (OpenTelemetry, dotnet-counters) records http.server.request.duration. Every
-        // worker's listener sees every worker's measurements (meters are process-wide): the slot keeps them apart.
+        // Present only while a listener (OpenTelemetry, dotnet-counters) records http.server.request.duration. The
+        // workers record into the same instruments (meters are process-wide, and the framework's are shared): the slot
+        // keeps them apart.
         context.Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(_slotTag);
 
         ConnectionTracker? tracker = null;
@@ -41,7 +46,7 @@ internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRunt
         Task task;
         try
         {
-            task = next(context);
+            task = Next(context);
         }
         catch
         {
@@ -75,13 +80,16 @@ internal sealed class RequestTrackingMiddleware(RequestDelegate next, WorkerRunt
 
         try
         {
-            await next(context).ConfigureAwait(false);
+            await Next(context).ConfigureAwait(false);
         }
         finally
         {
             OnEnded(tracker);
         }
     }
+
+    private Task Next(HttpContext context) =>
+        _coordinator is not null && _coordinator.Serves(context.Request.Path) ? _coordinator.InvokeAsync(context) : next(context);
 
     private async Task AwaitRequest(Task task, ConnectionTracker? tracker)
     {

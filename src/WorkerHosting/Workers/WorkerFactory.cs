@@ -22,6 +22,8 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
     private readonly ShutdownState _shutdown;
     private readonly Lazy<SharedAssemblies> _sharedAssemblies = new(SharedAssemblies.Create);
     private readonly Lazy<SocketConnectionContextFactory> _connectionFactory;
+    private readonly CoordinatorPipeline? _coordinatorPipeline;
+    private readonly System.Diagnostics.Metrics.IMeterFactory? _sharedMeters;
 
     public WorkerFactory(
         WorkerApplication application,
@@ -31,8 +33,12 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
         WorkersMetrics metrics,
         ShutdownState shutdown,
         ILoggerFactory loggerFactory,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        CoordinatorPipeline? coordinatorPipeline = null,
+        System.Diagnostics.Metrics.IMeterFactory? sharedMeters = null)
     {
+        _coordinatorPipeline = coordinatorPipeline;
+        _sharedMeters = sharedMeters;
         _metrics = metrics;
         _shutdown = shutdown;
         _application = application;
@@ -46,9 +52,13 @@ internal sealed class WorkerFactory : IWorkerFactory, IDisposable
 
     public IWorkerHandle Create(int slot, int generation, WorkersOptions options, Action<IWorkerHandle> onRequestLimitReached)
     {
+        // The coordinator's paths are final once its host has started (workers start after it): found, and logged, once.
+        _ = _coordinatorPipeline?.Paths;
         var runtime = new WorkerRuntime(slot, generation, _application.Args, options.GracefulTimeout, _endpoints, _connectionFactory.Value, _lifetimeLogger, _timeProvider, _pool(), _metrics, _shutdown)
         {
             Overrides = _application.Overrides,
+            Coordinator = _coordinatorPipeline,
+            SharedMeters = _sharedMeters,
         };
         var worker = new WorkerInstance(runtime, _application, _sharedAssemblies.Value, _lifetimeLogger, _timeProvider);
         if (options.MaxRequests > 0)

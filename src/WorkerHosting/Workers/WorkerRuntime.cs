@@ -96,6 +96,12 @@ internal sealed partial class WorkerRuntime
     /// <summary>The coordinator's pool, resolvable as <see cref="IWorkerPool"/> inside the worker.</summary>
     public IWorkerPool Pool { get; }
 
+    /// <summary>The coordinator's pipeline, which answers the requests for its paths (the app's scraping endpoint).</summary>
+    public CoordinatorPipeline? Coordinator { get; init; }
+
+    /// <summary>The coordinator's factory of the framework's meters, shared by every worker; none to keep the host's own.</summary>
+    public System.Diagnostics.Metrics.IMeterFactory? SharedMeters { get; init; }
+
     /// <summary>Completes when the worker's host has started; faults if the worker ends first.</summary>
     public Task Ready => _ready.Task;
 

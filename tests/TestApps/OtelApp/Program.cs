@@ -6,47 +6,21 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using WorkerHosting;
 
-// OpenTelemetry served by workers, in the two setups docs/opentelemetry.md describes:
-// - Telemetry:Mode=usual (the default): the setup of any ASP.NET Core app, unchanged. Every worker's providers see every
-//   worker's instruments and activities: a scrape through the shared endpoint (any worker) shows the whole process.
-// - Telemetry:Mode=per-worker: each worker's providers record only what its own worker does (its own container's
-//   instruments, the spans of its own requests) plus the process-wide WorkerHosting meter.
+// OpenTelemetry served by workers, set up as any ASP.NET Core app sets it up (docs/opentelemetry.md): the providers run
+// once, in the coordinator, and a scrape through the shared endpoint (any worker) is answered by the coordinator.
 var builder = WebApplication.CreateBuilder(args);
 builder.UseWorkers(2);
-var perWorker = builder.Configuration["Telemetry:Mode"] == "per-worker";
 
 builder.Services.AddOpenTelemetry()
     .WithMetrics(metrics =>
     {
         // No cached scrape: each scrape the tests make reads the numbers now.
-        metrics.AddAspNetCoreInstrumentation().AddMeter("WorkerHosting")
+        metrics.AddAspNetCoreInstrumentation().AddMeter("WorkerHosting", SpanCounter.MeterName)
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
-        if (perWorker)
-        {
-            // Another worker's instruments (created by its own container's IMeterFactory) are that worker's to record.
-            ((IDeferredMeterProviderBuilder)metrics).Configure((services, provider) =>
-            {
-                var own = services.GetRequiredService<IMeterFactory>();
-                provider.AddView(instrument =>
-                    instrument.Meter.Scope is IMeterFactory scope && scope != own && instrument.Meter.Name != "WorkerHosting"
-                        ? MetricStreamConfiguration.Drop
-                        : null);
-            });
-        }
     })
     .WithTracing(tracing =>
     {
-        tracing.AddAspNetCoreInstrumentation();
-        if (perWorker)
-        {
-            // A span is this worker's if its local root came from this worker's own "Microsoft.AspNetCore" source.
-            ((IDeferredTracerProviderBuilder)tracing).Configure((services, provider) =>
-                provider.AddProcessor(new OwnWorkerSpans(services.GetRequiredService<ActivitySource>(), new SpanCounter())));
-        }
-        else
-        {
-            tracing.AddProcessor(new SpanCounter());
-        }
+        tracing.AddAspNetCoreInstrumentation().AddProcessor(new SpanCounter());
     });
 
 var app = builder.Build();
@@ -54,9 +28,6 @@ app.MapPrometheusScrapingEndpoint();
 
 // Which worker served the request: its slot.
 app.MapGet("/", (IWorkerContext worker) => worker.Slot.ToString(CultureInfo.InvariantCulture));
-
-// The spans of GET / this worker's tracer provider ended (each worker has its own copy of the app's statics): "slot count".
-app.MapGet("/spans", (IWorkerContext worker) => $"{worker.Slot} {SpanCounter.Count}");
 
 // Never finishes on its own: only an abort ends it.
 app.MapGet("/hang", async (HttpContext http) =>
@@ -68,41 +39,21 @@ app.MapGet("/hang", async (HttpContext http) =>
 
 app.Run();
 
+/// <summary>
+/// Counts the spans of GET / that the tracer provider it is added to ends, on the counter <c>otelapp.spans</c>, which a
+/// scrape shows (its meter is created by the first span counted: only a provider that ends spans creates it).
+/// </summary>
 internal sealed class SpanCounter : BaseProcessor<Activity>
 {
-    private static long _count;
+    public const string MeterName = "OtelApp";
 
-    public static long Count => Interlocked.Read(ref _count);
+    private static readonly Lazy<Counter<long>> _spans = new(() => new Meter(MeterName).CreateCounter<long>("otelapp.spans"));
 
     public override void OnEnd(Activity data)
     {
         if (data.GetTagItem("http.route") as string == "/")
         {
-            Interlocked.Increment(ref _count);
+            _spans.Value.Add(1);
         }
-    }
-}
-
-/// <summary>Passes on the spans whose local root this worker's own web host started.</summary>
-internal sealed class OwnWorkerSpans(ActivitySource own, BaseProcessor<Activity> next) : BaseProcessor<Activity>
-{
-    public override void OnEnd(Activity data)
-    {
-        var root = data;
-        while (root.Parent is { } parent)
-        {
-            root = parent;
-        }
-
-        if (root.Source == own)
-        {
-            next.OnEnd(data);
-        }
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        next.Dispose();
-        base.Dispose(disposing);
     }
 }
