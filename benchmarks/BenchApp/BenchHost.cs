@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using OpenTelemetry.Metrics;
 
 /// <summary>
@@ -16,27 +15,13 @@ public static class BenchHost
             builder.UseWorkers(workers);
         }
 
-        // Bench:OpenTelemetry: none (the default); usual (the setup of any app: every worker's provider records every
-        // worker's instruments); per-worker (each worker's provider records its own worker's, docs/opentelemetry.md).
+        // Bench:OpenTelemetry: none (the default); usual (the setup of any app; with workers, its providers run once, in
+        // the coordinator: docs/opentelemetry.md).
         var telemetry = builder.Configuration.GetValue("Bench:OpenTelemetry", "none");
         if (telemetry != "none")
         {
             builder.Services.AddOpenTelemetry()
-                .WithMetrics(metrics =>
-                {
-                    metrics.AddAspNetCoreInstrumentation().AddMeter("WorkerHosting").AddPrometheusExporter();
-                    if (telemetry == "per-worker")
-                    {
-                        ((IDeferredMeterProviderBuilder)metrics).Configure((services, provider) =>
-                        {
-                            var own = services.GetRequiredService<IMeterFactory>();
-                            provider.AddView(instrument =>
-                                instrument.Meter.Scope is IMeterFactory scope && scope != own && instrument.Meter.Name != "WorkerHosting"
-                                    ? MetricStreamConfiguration.Drop
-                                    : null);
-                        });
-                    }
-                });
+                .WithMetrics(metrics => metrics.AddAspNetCoreInstrumentation().AddMeter("WorkerHosting").AddPrometheusExporter());
         }
 
         var app = builder.Build();

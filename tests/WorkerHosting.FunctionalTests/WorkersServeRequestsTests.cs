@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using WorkerHosting.FunctionalTests.Infrastructure;
+using WorkerHosting.Testing;
 
 namespace WorkerHosting.FunctionalTests;
 
@@ -53,9 +54,10 @@ public sealed class WorkersServeRequestsTests
     [Fact]
     public async Task EachWorkerHasItsOwnStatics()
     {
-        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal, ["--Workers:Count=3"]);
-        await using var _ = app;
-        using var client = Http.NewConnectionPerRequest(address);
+        // In this test process, as WorkerHosting.Testing runs an app: nothing here needs a process of its own.
+        await using var factory = new WorkersApplicationFactory<Program> { WorkerCount = 3 };
+        using var client = factory.CreateClient();
+        await factory.WaitForReadyWorkersAsync();
 
         var counts = new Dictionary<int, List<int>>();
         for (var i = 0; i < 30; i++)
@@ -93,9 +95,8 @@ public sealed class WorkersServeRequestsTests
     [Fact]
     public async Task MinimalApiReturnsJsonOfTheAppsOwnType()
     {
-        var (app, address) = await AppProcess.StartListeningAsync(TestApps.Minimal);
-        await using var _ = app;
-        using var client = Http.NewConnectionPerRequest(address);
+        await using var factory = new WorkersApplicationFactory<Program>();
+        using var client = factory.CreateClient();
 
         var json = await client.GetStringAsync("/json");
 
