@@ -81,7 +81,7 @@ internal sealed class WorkerOverrides(
             return descriptor switch
             {
                 { KeyedImplementationType: { } type } => new ServiceDescriptor(serviceType, key, translator.Type(type), descriptor.Lifetime),
-                { KeyedImplementationInstance: { } instance } => new ServiceDescriptor(serviceType, key, translator.Value(instance, what)!),
+                { KeyedImplementationInstance: { } instance } => new ServiceDescriptor(serviceType, key, Instance(serviceType, instance, translator, what)),
                 _ => new ServiceDescriptor(serviceType, key, (Func<IServiceProvider, object?, object>)translator.Delegate(descriptor.KeyedImplementationFactory!, what), descriptor.Lifetime),
             };
         }
@@ -89,9 +89,22 @@ internal sealed class WorkerOverrides(
         return descriptor switch
         {
             { ImplementationType: { } type } => new ServiceDescriptor(serviceType, translator.Type(type), descriptor.Lifetime),
-            { ImplementationInstance: { } instance } => new ServiceDescriptor(serviceType, translator.Value(instance, what)!),
+            { ImplementationInstance: { } instance } => new ServiceDescriptor(serviceType, Instance(serviceType, instance, translator, what)),
             _ => new ServiceDescriptor(serviceType, (Func<IServiceProvider, object>)translator.Delegate(descriptor.ImplementationFactory!, what), descriptor.Lifetime),
         };
+    }
+
+    /// <summary>The worker's copy of an instance the test registered, which must be a <paramref name="serviceType"/> there.</summary>
+    private static object Instance(Type serviceType, object instance, LoadContextTranslator translator, string what)
+    {
+        var copy = translator.Value(instance, what)!;
+        if (!serviceType.IsInstanceOfType(copy))
+        {
+            throw new NotSupportedException(
+                $"{what} is an instance of {instance.GetType()}, which has no counterpart in a worker's load context (a type generated at run time, such as a mock's proxy): register a class of the test project instead (services.AddSingleton<{serviceType.Name}, MyFake>()), or a lambda that creates one.");
+        }
+
+        return copy;
     }
 
     /// <summary>Whether the worker's registration is the counterpart of one the test removed.</summary>

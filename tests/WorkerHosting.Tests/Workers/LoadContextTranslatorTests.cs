@@ -97,6 +97,18 @@ public sealed class LoadContextTranslatorTests : IDisposable
     }
 
     [Fact]
+    public void AnInstanceOfAGeneratedTypeFailsWithAnErrorThatNamesTheRegistration()
+    {
+        // A dispatch proxy, as mocking libraries generate: a type of a dynamic assembly, with no counterpart in the worker.
+        var proxy = System.Reflection.DispatchProxy.Create<IGreeting, NoProxy>();
+
+        var error = Assert.Throws<NotSupportedException>(() => WorkerOverrides.Translate(ServiceDescriptor.Singleton(proxy), _translator));
+
+        Assert.Contains("The test's registration of IGreeting is an instance of", error.Message, StringComparison.Ordinal);
+        Assert.Contains("register a class of the test project instead", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AnAssemblyThatIsNotTheAppsAndDoesNotReferenceItStaysShared()
     {
         // xunit is among this "app"'s dependencies, so the worker has its own; Polly.Core is WorkerHosting's, shared.
@@ -104,6 +116,11 @@ public sealed class LoadContextTranslatorTests : IDisposable
 
         Assert.Same(shared, _context.LoadCounterpart(shared));
         Assert.NotSame(typeof(FactAttribute).Assembly, _context.LoadCounterpart(typeof(FactAttribute).Assembly));
+    }
+
+    public class NoProxy : System.Reflection.DispatchProxy
+    {
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) => null;
     }
 
     public interface IGreeting
