@@ -1,3 +1,4 @@
+using OpenTelemetry.Metrics;
 using WorkerHosting;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,6 +10,11 @@ builder.UseWorkers(4);
 // process stops (and during its Workers:ShutdownDelay, while it still serves).
 builder.Services.AddHealthChecks().AddWorkersCheck();
 
+// Metrics, as any ASP.NET Core app sets them up: the HTTP server's and the pool's (the WorkerHosting meter), scraped at
+// /metrics. Its providers run once, in the coordinator, so every scrape counts every worker's requests, across reloads.
+builder.Services.AddOpenTelemetry()
+    .WithMetrics(metrics => metrics.AddAspNetCoreInstrumentation().AddMeter("WorkerHosting").AddPrometheusExporter());
+
 var app = builder.Build();
 
 // Which worker served the request: new connections are spread over all of them.
@@ -18,6 +24,7 @@ app.MapGet("/", (IWorkerContext worker) => $"Hello from worker {worker.Slot} (ge
 app.MapGet("/weather", (IWorkerContext worker) => Enumerable.Range(1, 3).Select(day =>
     new Forecast(DateOnly.FromDateTime(DateTime.Today.AddDays(day)), Random.Shared.Next(-10, 35), worker.Slot)));
 
+app.MapPrometheusScrapingEndpoint();
 app.MapHealthChecks("/healthz/ready", new() { Predicate = check => check.Tags.Contains("ready") });
 app.MapHealthChecks("/healthz/live", new() { Predicate = _ => false });
 
