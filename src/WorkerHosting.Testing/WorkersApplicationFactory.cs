@@ -175,6 +175,11 @@ public class WorkersApplicationFactory<TEntryPoint> : WebApplicationFactory<TEnt
     {
         ArgumentNullException.ThrowIfNull(builder);
         base.ConfigureWebHost(builder);
+
+        // First of the test's callbacks: what is registered before them is the app's (a classic IHostBuilder app registers
+        // its services and configuration from callbacks too).
+        builder.ConfigureAppConfiguration((_, configuration) => WorkersSetup.MarkAppConfiguration(configuration));
+        builder.ConfigureServices(WorkersSetup.MarkAppServices);
         UseWorkersSettings(builder);
     }
 

@@ -1,3 +1,5 @@
+extern alias HostBuilderApp;
+
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using MinimalApp;
@@ -176,6 +178,24 @@ public sealed class WorkersApplicationFactoryTests : IClassFixture<WorkersApplic
         Assert.Equal("started\nfinished\n", await body);
     }
 
+    [Fact]
+    public async Task AClassicHostBuilderAppGetsTheTestsFakeInEveryWorker()
+    {
+        await using var factory = new WorkersApplicationFactory<HostBuilderApp::HostBuilderApp.Marker>();
+        await using var faked = factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
+            services.AddSingleton<HostBuilderApp::HostBuilderApp.IGreeting, ClassicFakeGreeting>()));
+        using var client = faked.CreateClient();
+        await faked.WaitForReadyWorkersAsync();
+
+        var answers = new HashSet<string>();
+        for (var i = 0; i < 200 && answers.Count < 2; i++)
+        {
+            answers.Add(await client.GetStringAsync("/greeting"));
+        }
+
+        Assert.Equal(["0 hello from the test", "1 hello from the test"], answers.Order());
+    }
+
     private static async Task<string[]> GreetingsAsync(WorkersApplicationFactory<Program> factory, int workers = 2)
     {
         using var client = factory.CreateClient();
@@ -254,6 +274,12 @@ public sealed class WorkersApplicationFactoryTests : IClassFixture<WorkersApplic
 
         return [.. slots.Order()];
     }
+}
+
+/// <summary>HostBuilderApp's greeting, replaced by the test.</summary>
+internal sealed class ClassicFakeGreeting : HostBuilderApp::HostBuilderApp.IGreeting
+{
+    public string Text => "hello from the test";
 }
 
 /// <summary>A greeting with the text it was given: registered from a lambda or as an instance.</summary>

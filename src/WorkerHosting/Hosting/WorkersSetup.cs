@@ -29,6 +29,9 @@ internal static class WorkersSetup
 {
     private static readonly object _stateKey = typeof(WorkersSetupState);
 
+    /// <summary>The app whose host is building on this flow (its build runs synchronously, callbacks included).</summary>
+    private static readonly AsyncLocal<WorkersSetupState?> _building = new();
+
     /// <summary>Applies UseWorkers to a builder whose services can be registered now.</summary>
     public static void Apply(IDictionary<object, object> properties, IServiceCollection services, IConfigurationBuilder configuration, Action<WorkersOptions>? configure, Assembly callingAssembly)
     {
@@ -68,17 +71,15 @@ internal static class WorkersSetup
         {
             // What the app registered, before anything a test (WebApplicationFactory) adds as the host builds: a builder
             // with its services at hand (WebApplication, HostApplicationBuilder) has them all now; a classic host builder
-            // registers them from callbacks, the first of which runs before the test's.
+            // registers them from callbacks, which run before the test's: the test factory marks the point
+            // (MarkAppRegistrations), on this host's build.
             if (state.Services is { } appServices && state.Configuration is { } appConfiguration)
             {
                 state.AppServices = [.. appServices];
                 state.AppSources = [.. appConfiguration.Sources];
             }
-            else
-            {
-                hostBuilder.ConfigureAppConfiguration((_, configuration) => state.AppSources ??= [.. configuration.Sources]);
-                hostBuilder.ConfigureServices((_, services) => state.AppServices ??= [.. services]);
-            }
+
+            _building.Value = state;
 
             // Workers run Main with the arguments the app gave its builder, which need not be the process's command
             // line (an app started from code, a test, a benchmark): they are the command-line configuration source's.
@@ -217,13 +218,40 @@ internal static class WorkersSetup
     }
 
     /// <summary>
+    /// Marks where the app's own registrations end and a test's begin, for a classic host builder (IHostBuilder), whose
+    /// services and configuration sources are registered by callbacks: WorkerHosting.Testing calls it from the first of a
+    /// test's callbacks. A builder with its services at hand (WebApplication) was recorded when its host began to build.
+    /// </summary>
+    internal static void MarkAppServices(IServiceCollection services)
+    {
+        if (_building.Value is { } state)
+        {
+            state.AppServices ??= [.. services];
+        }
+    }
+
+    /// <inheritdoc cref="MarkAppServices"/>
+    internal static void MarkAppConfiguration(IConfigurationBuilder configuration)
+    {
+        if (_building.Value is { } state)
+        {
+            state.AppSources ??= [.. configuration.Sources];
+        }
+    }
+
+    /// <summary>
     /// Records what a test registered on top of the app's services (WorkerHosting.Testing calls it last, from the
     /// coordinator's host as it builds), so that every worker gets the same: what was added, and what was removed.
     /// </summary>
     internal static void CaptureTestServices(IDictionary<object, object> properties, IServiceCollection services)
     {
         var state = TestedState(properties);
-        var app = new HashSet<ServiceDescriptor>(state.AppServices ?? [], ReferenceEqualityComparer.Instance);
+        if (state.AppServices is null)
+        {
+            throw new InvalidOperationException(NoMarkMessage);
+        }
+
+        var app = new HashSet<ServiceDescriptor>(state.AppServices, ReferenceEqualityComparer.Instance);
         var now = new HashSet<ServiceDescriptor>(services, ReferenceEqualityComparer.Instance);
         state.AddedServices = [.. services.Where(d => !app.Contains(d) && !state.CoordinatorChanges.Contains(d))];
         state.RemovedServices = [.. (state.AppServices ?? []).Where(d => !now.Contains(d) && !state.CoordinatorChanges.Contains(d))];
@@ -233,9 +261,17 @@ internal static class WorkersSetup
     internal static void CaptureTestConfiguration(IDictionary<object, object> properties, IConfigurationBuilder configuration)
     {
         var state = TestedState(properties);
-        var app = new HashSet<IConfigurationSource>(state.AppSources ?? [], ReferenceEqualityComparer.Instance);
+        if (state.AppSources is null)
+        {
+            throw new InvalidOperationException(NoMarkMessage);
+        }
+
+        var app = new HashSet<IConfigurationSource>(state.AppSources, ReferenceEqualityComparer.Instance);
         state.AddedSources = [.. configuration.Sources.Where(s => !app.Contains(s))];
     }
+
+    private const string NoMarkMessage =
+        "WorkersApplicationFactory could not tell the app's registrations from the test's: an override of ConfigureWebHost in a WorkersApplicationFactory must call base.ConfigureWebHost(builder) before its own configuration.";
 
     private static WorkersSetupState TestedState(IDictionary<object, object> properties)
         => properties.TryGetValue(_stateKey, out var state)

@@ -1,14 +1,18 @@
+using HostBuilderApp;
 using WorkerHosting;
 
 // The older generic-host shape (IHostBuilder with ConfigureWebHostDefaults), with UseWorkers called before the web
 // host is added, and a BackgroundService that must run in every worker and never in the coordinator.
 await Host.CreateDefaultBuilder(args)
     .UseWorkers(options => options.Count = 2)
-    .ConfigureServices(services => services.AddHostedService<Heartbeat>())
+    .ConfigureServices(services => services.AddHostedService<Heartbeat>().AddSingleton<IGreeting, Greeting>())
     .ConfigureWebHostDefaults(web => web.Configure(app => app.Run(async context =>
     {
         var worker = context.RequestServices.GetRequiredService<IWorkerContext>();
-        await context.Response.WriteAsync($"{worker.Role} {worker.Slot} heartbeat={Heartbeat.Beats > 0}");
+        var text = context.Request.Path == "/greeting"
+            ? $"{worker.Slot} {context.RequestServices.GetRequiredService<IGreeting>().Text}"
+            : $"{worker.Role} {worker.Slot} heartbeat={Heartbeat.Beats > 0}";
+        await context.Response.WriteAsync(text);
     })))
     .Build()
     .RunAsync();
