@@ -98,6 +98,31 @@ public sealed class WorkersApplicationFactoryTests : IClassFixture<WorkersApplic
     }
 
     [Fact]
+    public async Task ThePoolScalesUpAndDownAndTheWaitsFollowIt()
+    {
+        await using var factory = _factory.WithWebHostBuilder(_ => { });
+        using var client = factory.CreateClient();
+        await factory.WaitForReadyWorkersAsync();
+
+        await factory.Pool.ScaleAsync(3);
+        var three = await factory.WaitForReadyWorkersAsync();
+        Assert.Equal([0, 1, 2], three.Select(w => w.Slot).Order());
+        var servedByThree = await ServedBySlotsAsync(client, 3);
+        Assert.Equal([0, 1, 2], servedByThree);
+
+        await factory.Pool.ScaleAsync(1);
+        await factory.WaitForReadyWorkersAsync();
+        var servedByOne = new HashSet<int>();
+        for (var i = 0; i < 20; i++)
+        {
+            servedByOne.Add((await client.GetFromJsonAsync<WorkerInfo>("/"))!.Slot);
+        }
+
+        Assert.Equal([0], servedByOne);
+        Assert.Single(factory.Pool.GetWorkers(), w => w.State == WorkerState.Ready);
+    }
+
+    [Fact]
     public async Task ALambdaAndAnInstanceFromTheTestReachEveryWorkerWithTheValuesTheyCaptured()
     {
         var text = $"captured {Guid.NewGuid():N}";
