@@ -38,6 +38,49 @@ public sealed class PackageTests(PackageTests.Feed feed) : IClassFixture<Package
         Assert.Equal(1, app.CountLines(@"Stopped 2 workers in"));
     }
 
+    [Fact]
+    public async Task AnXunitProjectTestsTheAppWithWorkersThroughTheTestingPackageFromAFolder()
+    {
+        var appDirectory = await feed.NewWebAppAsync("ShopPackage");
+        var root = Path.GetDirectoryName(appDirectory)!;
+        var testsDirectory = Path.Combine(root, "ShopPackage.Tests");
+        await RunAsync(root, "new", "xunit", "-o", testsDirectory, "-n", "ShopPackage.Tests");
+        File.Copy(Path.Combine(appDirectory, "nuget.config"), Path.Combine(testsDirectory, "nuget.config"));
+        await RunAsync(testsDirectory, "add", "reference", Path.Combine(appDirectory, "ShopPackage.csproj"));
+        await RunAsync(testsDirectory, "add", "package", "WorkerHosting.Testing", "--version", feed.Version);
+        File.Delete(Path.Combine(testsDirectory, "UnitTest1.cs"));
+        await File.WriteAllTextAsync(Path.Combine(testsDirectory, "WorkersTests.cs"), """
+            using WorkerHosting.Testing;
+
+            namespace ShopPackage.Tests;
+
+            public class WorkersTests(WorkersApplicationFactory<Program> factory) : IClassFixture<WorkersApplicationFactory<Program>>
+            {
+                [Fact]
+                public async Task Both_workers_serve_and_a_crashed_one_is_replaced()
+                {
+                    using var client = factory.CreateClient();
+                    await factory.WaitForReadyWorkersAsync();
+                    var slots = new HashSet<string>();
+                    for (var i = 0; i < 50 && slots.Count < 2; i++)
+                    {
+                        slots.Add(await client.GetStringAsync("/worker"));
+                    }
+
+                    Assert.Equal(["0", "1"], slots.Order());
+                    var crash = await factory.CrashWorkerAsync(1);
+                    await factory.WaitForGenerationAsync(1, crash.Generation + 1);
+                    Assert.Equal("Hello World!", await client.GetStringAsync("/"));
+                }
+            }
+            """);
+
+        var output = await RunAsync(testsDirectory, "test");
+
+        Assert.Contains("Passed!", output, StringComparison.Ordinal);
+        Assert.Matches(@"Passed:\s+1,", output);
+    }
+
     [Theory]
     [InlineData("single-file", "it is a single-file (or in-memory) app", "-p:PublishSingleFile=true", "--self-contained", "false")]
     [InlineData("trimmed", "it was trimmed", "-p:PublishTrimmed=true", "--self-contained", "true")]
@@ -79,8 +122,10 @@ public sealed class PackageTests(PackageTests.Feed feed) : IClassFixture<Package
 
         public async Task InitializeAsync()
         {
-            await RunAsync(_work.Path, "pack", LibraryProject(), "-c", "Release", "-o", Folder, $"-p:Version={Version}");
+            await RunAsync(_work.Path, "pack", Metadata("LibraryProject"), "-c", "Release", "-o", Folder, $"-p:Version={Version}");
             Assert.True(File.Exists(Path.Combine(Folder, $"WorkerHosting.{Version}.nupkg")), $"dotnet pack made no WorkerHosting.{Version}.nupkg.");
+            await RunAsync(_work.Path, "pack", Metadata("TestingProject"), "-c", "Release", "-o", Folder, $"-p:Version={Version}");
+            Assert.True(File.Exists(Path.Combine(Folder, $"WorkerHosting.Testing.{Version}.nupkg")), $"dotnet pack made no WorkerHosting.Testing.{Version}.nupkg.");
         }
 
         /// <summary>An app from 'dotnet new web' with WorkerHosting installed from the folder, the one line, and /worker.</summary>
@@ -115,10 +160,13 @@ public sealed class PackageTests(PackageTests.Feed feed) : IClassFixture<Package
         public Task DisposeAsync()
         {
             // The test's version stays out of the machine's NuGet cache.
-            var cached = Path.Combine(NuGetPackagesFolder(), "workerhosting", Version);
-            if (Directory.Exists(cached))
+            foreach (var package in new[] { "workerhosting", "workerhosting.testing" })
             {
-                Directory.Delete(cached, recursive: true);
+                var cached = Path.Combine(NuGetPackagesFolder(), package, Version);
+                if (Directory.Exists(cached))
+                {
+                    Directory.Delete(cached, recursive: true);
+                }
             }
 
             _work.Dispose();
@@ -126,16 +174,16 @@ public sealed class PackageTests(PackageTests.Feed feed) : IClassFixture<Package
         }
     }
 
-    private static string LibraryProject() =>
-        typeof(PackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "LibraryProject").Value!;
+    private static string Metadata(string key) =>
+        typeof(PackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
 
     private static string NuGetPackagesFolder() =>
         Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } folder
             ? folder
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 
-    /// <summary>Runs a dotnet command and fails the test with its output if it fails.</summary>
-    private static async Task RunAsync(string workingDirectory, params string[] arguments)
+    /// <summary>Runs a dotnet command and fails the test with its output if it fails; returns its output.</summary>
+    private static async Task<string> RunAsync(string workingDirectory, params string[] arguments)
     {
         var startInfo = new ProcessStartInfo("dotnet")
         {
@@ -172,5 +220,6 @@ public sealed class PackageTests(PackageTests.Feed feed) : IClassFixture<Package
         }
 
         Assert.True(process.ExitCode == 0, $"dotnet {string.Join(' ', arguments)} failed with exit code {process.ExitCode}.\n{await output}\n{await error}");
+        return await output;
     }
 }
