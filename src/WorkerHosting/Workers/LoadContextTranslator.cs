@@ -82,24 +82,19 @@ internal sealed class LoadContextTranslator(WorkerLoadContext target)
 
         if (value is Array array)
         {
-            var copy = Array.CreateInstance(mapped.GetElementType()!, Enumerable.Range(0, array.Rank).Select(array.GetLength).ToArray());
-            _copies[value] = copy;
             if (array.Rank != 1)
             {
                 throw new NotSupportedException($"{what} holds a multi-dimensional array of {type.GetElementType()}, which cannot be copied into a worker.");
             }
 
+            var copy = Array.CreateInstance(mapped.GetElementType()!, array.Length);
+            _copies[value] = copy;
             for (var i = 0; i < array.Length; i++)
             {
                 copy.SetValue(Value(array.GetValue(i), what), i);
             }
 
             return copy;
-        }
-
-        if (type.IsPointer || typeof(Assembly).IsAssignableFrom(type) || typeof(MemberInfo).IsAssignableFrom(type))
-        {
-            throw new NotSupportedException($"{what} holds a {type}, which cannot be copied into a worker.");
         }
 
         var instance = RuntimeHelpers.GetUninitializedObject(mapped);
