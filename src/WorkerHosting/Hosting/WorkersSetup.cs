@@ -72,7 +72,7 @@ internal static class WorkersSetup
             // What the app registered, before anything a test (WebApplicationFactory) adds as the host builds: a builder
             // with its services at hand (WebApplication, HostApplicationBuilder) has them all now; a classic host builder
             // registers them from callbacks, which run before the test's: the test factory marks the point
-            // (MarkAppRegistrations), on this host's build.
+            // (MarkAppServices, MarkAppConfiguration), on this host's build.
             if (state.Services is { } appServices && state.Configuration is { } appConfiguration)
             {
                 state.AppServices = [.. appServices];
@@ -254,7 +254,7 @@ internal static class WorkersSetup
         var app = new HashSet<ServiceDescriptor>(state.AppServices, ReferenceEqualityComparer.Instance);
         var now = new HashSet<ServiceDescriptor>(services, ReferenceEqualityComparer.Instance);
         state.AddedServices = [.. services.Where(d => !app.Contains(d) && !state.CoordinatorChanges.Contains(d))];
-        state.RemovedServices = [.. (state.AppServices ?? []).Where(d => !now.Contains(d) && !state.CoordinatorChanges.Contains(d))];
+        state.RemovedServices = [.. state.AppServices.Where(d => !now.Contains(d) && !state.CoordinatorChanges.Contains(d))];
     }
 
     /// <summary>Records the configuration sources a test added on top of the app's (see <see cref="CaptureTestServices"/>).</summary>
@@ -280,13 +280,13 @@ internal static class WorkersSetup
 
     private static void OverrideCoordinatorServices(IServiceCollection services, HashSet<ServiceDescriptor> changes)
     {
-        var before = services.ToArray();
+        var before = new HashSet<ServiceDescriptor>(services, ReferenceEqualityComparer.Instance);
         OverrideCoordinatorServices(services);
 
         // What the coordinator changed is its own, not a test's to carry into workers.
         var after = new HashSet<ServiceDescriptor>(services, ReferenceEqualityComparer.Instance);
         changes.UnionWith(before.Where(d => !after.Contains(d)));
-        changes.UnionWith(after.Except(before, ReferenceEqualityComparer.Instance).Cast<ServiceDescriptor>());
+        changes.UnionWith(after.Where(d => !before.Contains(d)));
     }
 
     private static void OverrideCoordinatorServices(IServiceCollection services)

@@ -174,9 +174,7 @@ public sealed class WorkersMetricsTests
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var meterFactory = services.GetRequiredService<IMeterFactory>();
         using var aborted = new MetricCollector<long>(meterFactory, WorkersMetrics.MeterName, "workerhosting.requests.aborted");
-        var runtime = new WorkerRuntime(0, 1, [], TimeSpan.FromSeconds(1), endpoints: null!,
-            new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance),
-            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory), new WorkerHosting.Coordinator.ShutdownState());
+        var runtime = NewRuntime(meterFactory);
 
         // Three requests start, one finishes: two are in flight when the graceful timeout runs out.
         runtime.OnRequestStarted();
@@ -197,9 +195,7 @@ public sealed class WorkersMetricsTests
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var meterFactory = services.GetRequiredService<IMeterFactory>();
         using var aborted = new MetricCollector<long>(meterFactory, WorkersMetrics.MeterName, "workerhosting.requests.aborted");
-        var runtime = new WorkerRuntime(0, 1, [], TimeSpan.FromSeconds(1), endpoints: null!,
-            new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance),
-            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory), new WorkerHosting.Coordinator.ShutdownState());
+        var runtime = NewRuntime(meterFactory);
 
         runtime.OnRequestStarted();
         runtime.OnRequestEnded();
@@ -233,4 +229,10 @@ public sealed class WorkersMetricsTests
         var byState = count.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags["workerhosting.worker.state"]!, m => m.Value);
         return (byState["starting"], byState["ready"], byState["draining"]);
     }
+
+    /// <summary>A worker's runtime recording into <paramref name="meterFactory"/>'s WorkerHosting meter.</summary>
+    private static WorkerRuntime NewRuntime(IMeterFactory meterFactory) =>
+        new(0, 1, [], TimeSpan.FromSeconds(1), endpoints: null!,
+            new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance),
+            NullLogger.Instance, TimeProvider.System, new FakeWorkerPool(), new WorkersMetrics(meterFactory), new WorkerHosting.Coordinator.ShutdownState());
 }
